@@ -21,6 +21,24 @@ libjson-c-dev pkg-config
 python3
 "
 
+# checkpatch.pl and its data files, from Debian's linux-source-6.1 tarball
+# (never copied into this repository).
+CHECKPATCH_DIR=/usr/local/share/iopmem/checkpatch
+install_checkpatch() {
+	[ -x "$CHECKPATCH_DIR/checkpatch.pl" ] && return 0
+	tarball=$(ls /usr/src/linux-source-6.1.tar.* 2>/dev/null | head -n 1)
+	[ -n "$tarball" ] || { echo "install-deps: linux-source-6.1 tarball missing" >&2; return 1; }
+	echo "install-deps: extracting checkpatch.pl from $tarball"
+	tmp=$(mktemp -d)
+	tar -xf "$tarball" -C "$tmp" --wildcards --no-wildcards-match-slash \
+		'linux-source-6.1/scripts/checkpatch.pl' \
+		'linux-source-6.1/scripts/spelling.txt' \
+		'linux-source-6.1/scripts/const_structs.checkpatch'
+	$SUDO mkdir -p "$CHECKPATCH_DIR"
+	$SUDO cp "$tmp"/linux-source-6.1/scripts/* "$CHECKPATCH_DIR/"
+	rm -rf "$tmp"
+}
+
 missing=
 for p in $PKGS; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed'; then
@@ -28,13 +46,13 @@ for p in $PKGS; do
 	fi
 done
 
-if [ -z "$missing" ]; then
+if [ -n "$missing" ]; then
+	echo "install-deps: installing:$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	$SUDO apt-get update -q
+	# shellcheck disable=SC2086
+	$SUDO apt-get install -y -q --no-install-recommends $missing
+else
 	echo "install-deps: all packages present"
-	exit 0
 fi
-
-echo "install-deps: installing:$missing"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -q
-# shellcheck disable=SC2086
-$SUDO apt-get install -y -q --no-install-recommends $missing
+install_checkpatch

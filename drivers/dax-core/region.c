@@ -1,0 +1,250 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dax-core regions: one per provider range (a card's BAR).  The region's
+ * attributes live in a "dax_region" group on the provider's device, as with
+ * upstream device-dax.
+ */
+#include <linux/idr.h>
+#include <linux/module.h>
+#include <linux/sizes.h>
+#include <linux/slab.h>
+#include <linux/sysfs.h>
+
+#include "dax-core.h"
+
+static DEFINE_IDA(p2pdax_region_ida);
+
+static const char * const p2pdax_cache_names[] = {
+	[P2PDAX_CACHE_WC] = "wc",
+	[P2PDAX_CACHE_UC] = "uc",
+	[P2PDAX_CACHE_WB] = "wb",
+	[P2PDAX_CACHE_UC_MINUS] = "uc-",
+};
+
+/**
+ * p2pdax_cache_mode_name() - the name of a memory type
+ * @mode: the memory type
+ *
+ * Return: "wc", "uc", "wb" or "uc-" ("unknown" for anything else).
+ */
+const char *p2pdax_cache_mode_name(enum p2pdax_cache_mode mode)
+{
+	if (mode < ARRAY_SIZE(p2pdax_cache_names))
+		return p2pdax_cache_names[mode];
+	return "unknown";
+}
+EXPORT_SYMBOL_GPL(p2pdax_cache_mode_name);
+
+/**
+ * p2pdax_region_id() - the id of a region
+ * @region: the region
+ *
+ * Return: the region's id, as in device names p2pdax<id>.<n>.
+ */
+int p2pdax_region_id(const struct p2pdax_region *region)
+{
+	return region->id;
+}
+EXPORT_SYMBOL_GPL(p2pdax_region_id);
+
+resource_size_t p2pdax_region_available(struct p2pdax_region *region)
+{
+	resource_size_t used = 0;
+	struct resource *res;
+
+	lockdep_assert_held(&region->lock);
+	for (res = region->res.child; res; res = res->sibling)
+		used += resource_size(res);
+	return p2pdax_region_size(region) - used;
+}
+
+static void p2pdax_region_release(struct kref *kref)
+{
+	struct p2pdax_region *region =
+		container_of(kref, struct p2pdax_region, kref);
+
+	ida_free(&p2pdax_region_ida, region->id);
+	kfree(region);
+}
+
+static void p2pdax_region_put(struct p2pdax_region *region)
+{
+	kref_put(&region->kref, p2pdax_region_release);
+}
+
+/* ---- the dax_region attribute group on the provider's device ---- */
+
+static ssize_t id_show(struct device *dev, struct device_attribute *attr,
+		       char *buf)
+{
+	struct p2pdax_region *region = dev_get_drvdata(dev);
+
+	return sysfs_emit(buf, "%d\n", region->id);
+}
+static DEVICE_ATTR_RO(id);
+
+static ssize_t region_size_show(struct device *dev,
+				struct device_attribute *attr, char *buf)
+{
+	struct p2pdax_region *region = dev_get_drvdata(dev);
+
+	return sysfs_emit(buf, "%llu\n",
+			  (unsigned long long)p2pdax_region_size(region));
+}
+
+static struct device_attribute dev_attr_region_size =
+	__ATTR(size, 0444, region_size_show, NULL);
+
+static ssize_t region_align_show(struct device *dev,
+				 struct device_attribute *attr, char *buf)
+{
+	struct p2pdax_region *region = dev_get_drvdata(dev);
+
+	return sysfs_emit(buf, "%lu\n", region->align);
+}
+
+static struct device_attribute dev_attr_region_align =
+	__ATTR(align, 0444, region_align_show, NULL);
+
+static ssize_t available_size_show(struct device *dev,
+				   struct device_attribute *attr, char *buf)
+{
+	struct p2pdax_region *region = dev_get_drvdata(dev);
+	resource_size_t avail;
+
+	mutex_lock(&region->lock);
+	avail = p2pdax_region_available(region);
+	mutex_unlock(&region->lock);
+	return sysfs_emit(buf, "%llu\n", (unsigned long long)avail);
+}
+static DEVICE_ATTR_RO(available_size);
+
+static ssize_t cache_mode_show(struct device *dev,
+			       struct device_attribute *attr, char *buf)
+{
+	struct p2pdax_region *region = dev_get_drvdata(dev);
+
+	return sysfs_emit(buf, "%s\n", p2pdax_cache_mode_name(region->cache));
+}
+static DEVICE_ATTR_RO(cache_mode);
+
+/* Physical addresses are for root only. */
+static ssize_t region_resource_show(struct device *dev,
+				    struct device_attribute *attr, char *buf)
+{
+	struct p2pdax_region *region = dev_get_drvdata(dev);
+
+	return sysfs_emit(buf, "%#llx\n",
+			  (unsigned long long)region->res.start);
+}
+
+static struct device_attribute dev_attr_region_resource =
+	__ATTR(resource, 0400, region_resource_show, NULL);
+
+static struct attribute *p2pdax_region_attrs[] = {
+	&dev_attr_id.attr,
+	&dev_attr_region_size.attr,
+	&dev_attr_region_align.attr,
+	&dev_attr_available_size.attr,
+	&dev_attr_cache_mode.attr,
+	&dev_attr_region_resource.attr,
+	NULL,
+};
+
+static const struct attribute_group p2pdax_region_group = {
+	.name = "dax_region",
+	.attrs = p2pdax_region_attrs,
+};
+
+static const struct attribute_group *p2pdax_region_groups[] = {
+	&p2pdax_region_group,
+	NULL,
+};
+
+/* The largest device alignment that @range's start and size both allow. */
+static unsigned long p2pdax_range_align(const struct range *range)
+{
+	static const unsigned long aligns[] = { SZ_1G, SZ_2M, PAGE_SIZE };
+	u64 size = range_len(range);
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(aligns); i++)
+		if (IS_ALIGNED(range->start, aligns[i]) && size >= aligns[i])
+			return aligns[i];
+	return PAGE_SIZE;
+}
+
+static void p2pdax_region_unregister(void *data)
+{
+	struct p2pdax_region *region = data;
+
+	sysfs_remove_groups(&region->parent->kobj, p2pdax_region_groups);
+	dev_set_drvdata(region->parent, NULL);
+	p2pdax_region_put(region);
+}
+
+/**
+ * devm_p2pdax_region_create() - make a provider range a p2pdax region
+ * @parent: the provider's device; dax-core takes over its drvdata
+ * @info: the range, its kernel mapping, memory type and node
+ *
+ * The region lives until @parent is unbound; its attributes appear in
+ * @parent's "dax_region" directory.  @info->range must be 2 MiB aligned and
+ * already mapped into ZONE_DEVICE by the provider.
+ *
+ * Return: the region, or an ERR_PTR() on failure.
+ */
+struct p2pdax_region *devm_p2pdax_region_create(struct device *parent,
+						const struct p2pdax_region_info *info)
+{
+	struct p2pdax_region *region;
+	int rc;
+
+	if (!IS_ALIGNED(info->range.start, SZ_2M) ||
+	    !IS_ALIGNED(range_len(&info->range), SZ_2M))
+		return ERR_PTR(-EINVAL);
+	if (dev_get_drvdata(parent))
+		return ERR_PTR(-EBUSY);
+
+	region = kzalloc(sizeof(*region), GFP_KERNEL);
+	if (!region)
+		return ERR_PTR(-ENOMEM);
+	rc = ida_alloc(&p2pdax_region_ida, GFP_KERNEL);
+	if (rc < 0)
+		goto err_free_region;
+	region->id = rc;
+	kref_init(&region->kref);
+	mutex_init(&region->lock);
+	region->parent = parent;
+	region->res = (struct resource) {
+		.name = dev_name(parent),
+		.start = info->range.start,
+		.end = info->range.end,
+		.flags = IORESOURCE_MEM,
+	};
+	region->kaddr = info->kaddr;
+	region->align = p2pdax_range_align(&info->range);
+	region->cache = info->cache;
+	region->nid = info->nid;
+
+	dev_set_drvdata(parent, region);
+	rc = sysfs_create_groups(&parent->kobj, p2pdax_region_groups);
+	if (rc)
+		goto err_clear_drvdata;
+
+	rc = devm_add_action_or_reset(parent, p2pdax_region_unregister, region);
+	if (rc)
+		return ERR_PTR(rc);
+	return region;
+
+err_clear_drvdata:
+	dev_set_drvdata(parent, NULL);
+	ida_free(&p2pdax_region_ida, region->id);
+err_free_region:
+	kfree(region);
+	return ERR_PTR(rc);
+}
+EXPORT_SYMBOL_GPL(devm_p2pdax_region_create);
+
+MODULE_DESCRIPTION("p2pdax: carve peer-DMA memory regions into per-tenant devices");
+MODULE_LICENSE("GPL");
