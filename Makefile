@@ -62,15 +62,21 @@ lint: checkpatch sparse
 TEST_CFLAGS := -O2 -g -Wall -Wextra -Werror
 UNIT_TESTS := $(patsubst tests/unit/%.c,build/tests/unit/%,$(wildcard tests/unit/*.c))
 
-build/tests/wr: tests/bin/wr.c
+build/tests/%: tests/bin/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -o $@ $<
+
+build/tests/p2ppin: tests/bin/p2ppin.c
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -o $@ $< -libverbs
 
 build/tests/unit/%: tests/unit/%.c $(wildcard drivers/iopmem/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -o $@ $<
 
-tests-bin: build/tests/wr $(UNIT_TESTS)
+TEST_BINS := $(patsubst tests/bin/%.c,build/tests/%,$(wildcard tests/bin/*.c))
+
+tests-bin: $(TEST_BINS) $(UNIT_TESTS)
 
 check:
 	scripts/install-deps.sh

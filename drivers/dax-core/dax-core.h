@@ -1,17 +1,34 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * dax-core private definitions.  See Documentation/design.rst for the
- * objects, their lifetimes and the lock order.
+ * dax-core private definitions.  Documentation/design.rst describes the
+ * objects, their lifetimes and the lock order; in short:
+ *
+ *   region->lock  (mutex)  ->  dev->fault_sem (rwsem)  ->  mm locks
+ *
+ * region->lock serialises every change of a region and of its devices
+ * (sysfs stores, create/delete, teardown).  dev->fault_sem is taken for read
+ * by mmap and the fault handler and for write by whatever changes what a
+ * device maps (its extents, size, liveness), so faults never see a half-made
+ * change.  Nothing takes region->lock while holding fault_sem or mmap_lock.
  */
 #ifndef _DAX_CORE_H
 #define _DAX_CORE_H
 
+#include <linux/cdev.h>
 #include <linux/device.h>
 #include <linux/ioport.h>
 #include <linux/kref.h>
+#include <linux/list.h>
 #include <linux/mutex.h>
+#include <linux/rwsem.h>
+#include <linux/sched.h>
+#include <linux/spinlock.h>
+#include <linux/xarray.h>
 
 #include "p2pdax.h"
+
+/* A device spans at most this many extents ("extents" fits one page). */
+#define P2PDAX_MAX_EXTENTS	64
 
 /**
  * struct p2pdax_region - one provider range, carved into p2pdax devices
@@ -23,7 +40,11 @@
  * @align: largest device alignment the region supports
  * @cache: memory type of the region's mappings
  * @nid: NUMA node of the memory
- * @lock: protects @res's children and everything below
+ * @lock: see below
+ * @dead: the provider is going away; no more changes
+ * @devs: live devices, in creation order
+ * @seed: the zero-size device that sizing turns into a new device, or NULL
+ * @ida: device numbers (the N in p2pdax<id>.N)
  */
 struct p2pdax_region {
 	int id;
@@ -34,14 +55,92 @@ struct p2pdax_region {
 	unsigned long align;
 	enum p2pdax_cache_mode cache;
 	int nid;
-	struct mutex lock;	/* extents (children of @res), devices, seed */
+	/* protects: @res's children, @dead, @devs, @seed, devices' extents */
+	struct mutex lock;
+	bool dead;
+	struct list_head devs;
+	struct p2pdax_dev *seed;
+	struct ida ida;
 };
+
+/**
+ * struct p2pdax_extent - a physically contiguous piece of a device
+ * @res: the allocation, a child of the region's resource
+ * @pgoff: the device page offset @res starts at
+ */
+struct p2pdax_extent {
+	struct resource *res;
+	pgoff_t pgoff;
+};
+
+/**
+ * struct p2pdax_dev - one carved device, /dev/p2pdax<region>.<n>
+ * @dev: the device; the object is freed in its release
+ * @cdev: the character device
+ * @region: the region (a reference is held)
+ * @list: entry in region->devs
+ * @n: the device number within the region
+ * @inode: private inode whose address space holds every mapping of the
+ *	device, whichever device node it was opened through, so a range can be
+ *	zapped
+ * @fault_sem: see the lock order at the top of this file
+ * @dead: deleted or torn down: stores fail, faults get SIGBUS
+ * @size: bytes; a multiple of @align
+ * @align: mapping granularity (PAGE_SIZE, 2 MiB or 1 GiB)
+ * @nr_extents: entries used in @extents, in page-offset order
+ * @extents: the physical extents
+ * @xa: page offset -> extent index, as multi-order entries, so that a fault
+ *	finds its extent without scanning
+ * @holder_lock: protects @holder
+ * @holder: "comm[pid]" of the last task that mapped the device, named when
+ *	a pin blocks a shrink or a teardown
+ */
+struct p2pdax_dev {
+	struct device dev;
+	struct cdev cdev;
+	struct p2pdax_region *region;
+	struct list_head list;
+	int n;
+	struct inode *inode;
+	struct rw_semaphore fault_sem;
+	bool dead;
+	u64 size;
+	unsigned long align;
+	int nr_extents;
+	struct p2pdax_extent extents[P2PDAX_MAX_EXTENTS];
+	struct xarray xa;
+	spinlock_t holder_lock;	/* protects holder */
+	char holder[TASK_COMM_LEN + 16];
+};
+
+static inline struct p2pdax_dev *to_p2pdax_dev(struct device *dev)
+{
+	return container_of(dev, struct p2pdax_dev, dev);
+}
 
 static inline resource_size_t p2pdax_region_size(const struct p2pdax_region *r)
 {
 	return resource_size(&r->res);
 }
 
-resource_size_t p2pdax_region_available(struct p2pdax_region *region);
+/* region.c */
+resource_size_t __p2pdax_region_available(struct p2pdax_region *region);
+void p2pdax_region_get(struct p2pdax_region *region);
+void p2pdax_region_put(struct p2pdax_region *region);
+
+/* device.c */
+struct p2pdax_dev *__p2pdax_dev_create(struct p2pdax_region *region);
+int __p2pdax_dev_delete(struct p2pdax_dev *pdev);
+void __p2pdax_dev_kill(struct p2pdax_dev *pdev);
+void p2pdax_dev_unregister(struct p2pdax_dev *pdev);
+void __p2pdax_dev_release_extents(struct p2pdax_dev *pdev);
+void p2pdax_wait_unpinned(struct p2pdax_region *region);
+
+/* core.c */
+extern struct class *p2pdax_class;
+extern dev_t p2pdax_devt;
+struct inode *p2pdax_alloc_inode(void);
+int p2pdax_minor_get(void);
+void p2pdax_minor_put(int minor);
 
 #endif /* _DAX_CORE_H */

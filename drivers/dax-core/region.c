@@ -47,7 +47,7 @@ int p2pdax_region_id(const struct p2pdax_region *region)
 }
 EXPORT_SYMBOL_GPL(p2pdax_region_id);
 
-resource_size_t p2pdax_region_available(struct p2pdax_region *region)
+resource_size_t __p2pdax_region_available(struct p2pdax_region *region)
 {
 	resource_size_t used = 0;
 	struct resource *res;
@@ -63,11 +63,17 @@ static void p2pdax_region_release(struct kref *kref)
 	struct p2pdax_region *region =
 		container_of(kref, struct p2pdax_region, kref);
 
+	ida_destroy(&region->ida);
 	ida_free(&p2pdax_region_ida, region->id);
 	kfree(region);
 }
 
-static void p2pdax_region_put(struct p2pdax_region *region)
+void p2pdax_region_get(struct p2pdax_region *region)
+{
+	kref_get(&region->kref);
+}
+
+void p2pdax_region_put(struct p2pdax_region *region)
 {
 	kref_put(&region->kref, p2pdax_region_release);
 }
@@ -113,7 +119,7 @@ static ssize_t available_size_show(struct device *dev,
 	resource_size_t avail;
 
 	mutex_lock(&region->lock);
-	avail = p2pdax_region_available(region);
+	avail = __p2pdax_region_available(region);
 	mutex_unlock(&region->lock);
 	return sysfs_emit(buf, "%llu\n", (unsigned long long)avail);
 }
@@ -141,6 +147,79 @@ static ssize_t region_resource_show(struct device *dev,
 static struct device_attribute dev_attr_region_resource =
 	__ATTR(resource, 0400, region_resource_show, NULL);
 
+static ssize_t seed_show(struct device *dev, struct device_attribute *attr,
+			 char *buf)
+{
+	struct p2pdax_region *region = dev_get_drvdata(dev);
+	ssize_t n;
+
+	mutex_lock(&region->lock);
+	n = sysfs_emit(buf, "%s\n",
+		       region->seed ? dev_name(&region->seed->dev) : "");
+	mutex_unlock(&region->lock);
+	return n;
+}
+static DEVICE_ATTR_RO(seed);
+
+/* Writing 1 plants a new seed if there is none (and there is space). */
+static ssize_t create_store(struct device *dev, struct device_attribute *attr,
+			    const char *buf, size_t len)
+{
+	struct p2pdax_region *region = dev_get_drvdata(dev);
+	struct p2pdax_dev *seed;
+	int val, rc = 0;
+
+	rc = kstrtoint(buf, 0, &val);
+	if (rc)
+		return rc;
+	if (val != 1)
+		return -EINVAL;
+
+	mutex_lock(&region->lock);
+	if (region->dead) {
+		rc = -ENXIO;
+	} else if (!region->seed) {
+		if (!__p2pdax_region_available(region)) {
+			rc = -ENOSPC;
+		} else {
+			seed = __p2pdax_dev_create(region);
+			if (IS_ERR(seed))
+				rc = PTR_ERR(seed);
+			else
+				region->seed = seed;
+		}
+	}
+	mutex_unlock(&region->lock);
+	return rc ? rc : len;
+}
+static DEVICE_ATTR_WO(create);
+
+/* Writing a device name removes that zero-size, non-seed device. */
+static ssize_t delete_store(struct device *dev, struct device_attribute *attr,
+			    const char *buf, size_t len)
+{
+	struct p2pdax_region *region = dev_get_drvdata(dev);
+	struct p2pdax_dev *pdev, *victim = NULL;
+	int rc = -ENXIO;
+
+	mutex_lock(&region->lock);
+	list_for_each_entry(pdev, &region->devs, list) {
+		if (sysfs_streq(buf, dev_name(&pdev->dev))) {
+			victim = pdev;
+			break;
+		}
+	}
+	if (victim)
+		rc = __p2pdax_dev_delete(victim);
+	mutex_unlock(&region->lock);
+	if (rc)
+		return rc;
+	/* Outside the lock: it waits for stores to the device's attributes. */
+	p2pdax_dev_unregister(victim);
+	return len;
+}
+static DEVICE_ATTR_WO(delete);
+
 static struct attribute *p2pdax_region_attrs[] = {
 	&dev_attr_id.attr,
 	&dev_attr_region_size.attr,
@@ -148,6 +227,9 @@ static struct attribute *p2pdax_region_attrs[] = {
 	&dev_attr_available_size.attr,
 	&dev_attr_cache_mode.attr,
 	&dev_attr_region_resource.attr,
+	&dev_attr_seed.attr,
+	&dev_attr_create.attr,
+	&dev_attr_delete.attr,
 	NULL,
 };
 
@@ -174,11 +256,40 @@ static unsigned long p2pdax_range_align(const struct range *range)
 	return PAGE_SIZE;
 }
 
+/*
+ * Teardown, when the provider unbinds: before its ZONE_DEVICE memory goes
+ * away, revoke every mapping, wait for pins to drop, give the extents back
+ * and remove the devices.  Open files keep their (dead) device objects until
+ * they are closed: any access through them gets SIGBUS or ENXIO.
+ */
 static void p2pdax_region_unregister(void *data)
 {
 	struct p2pdax_region *region = data;
+	struct p2pdax_dev *pdev, *next;
+	LIST_HEAD(doomed);
 
+	/* Drains seed/create/delete stores, which take region->lock. */
 	sysfs_remove_groups(&region->parent->kobj, p2pdax_region_groups);
+
+	mutex_lock(&region->lock);
+	region->dead = true;
+	region->seed = NULL;
+	list_for_each_entry(pdev, &region->devs, list)
+		__p2pdax_dev_kill(pdev);
+	mutex_unlock(&region->lock);
+
+	p2pdax_wait_unpinned(region);
+
+	mutex_lock(&region->lock);
+	list_for_each_entry(pdev, &region->devs, list)
+		__p2pdax_dev_release_extents(pdev);
+	list_splice_init(&region->devs, &doomed);
+	mutex_unlock(&region->lock);
+
+	list_for_each_entry_safe(pdev, next, &doomed, list) {
+		list_del_init(&pdev->list);
+		p2pdax_dev_unregister(pdev);
+	}
 	dev_set_drvdata(region->parent, NULL);
 	p2pdax_region_put(region);
 }
@@ -198,6 +309,7 @@ struct p2pdax_region *devm_p2pdax_region_create(struct device *parent,
 						const struct p2pdax_region_info *info)
 {
 	struct p2pdax_region *region;
+	struct p2pdax_dev *seed;
 	int rc;
 
 	if (!IS_ALIGNED(info->range.start, SZ_2M) ||
@@ -215,6 +327,8 @@ struct p2pdax_region *devm_p2pdax_region_create(struct device *parent,
 	region->id = rc;
 	kref_init(&region->kref);
 	mutex_init(&region->lock);
+	INIT_LIST_HEAD(&region->devs);
+	ida_init(&region->ida);
 	region->parent = parent;
 	region->res = (struct resource) {
 		.name = dev_name(parent),
@@ -231,10 +345,19 @@ struct p2pdax_region *devm_p2pdax_region_create(struct device *parent,
 	rc = sysfs_create_groups(&parent->kobj, p2pdax_region_groups);
 	if (rc)
 		goto err_clear_drvdata;
-
+	/* From here on, p2pdax_region_unregister() undoes everything. */
 	rc = devm_add_action_or_reset(parent, p2pdax_region_unregister, region);
 	if (rc)
 		return ERR_PTR(rc);
+
+	/* The region starts with exactly one device: the zero-size seed. */
+	mutex_lock(&region->lock);
+	seed = __p2pdax_dev_create(region);
+	if (!IS_ERR(seed))
+		region->seed = seed;
+	mutex_unlock(&region->lock);
+	if (IS_ERR(seed))
+		return ERR_CAST(seed);
 	return region;
 
 err_clear_drvdata:
@@ -246,5 +369,3 @@ err_free_region:
 }
 EXPORT_SYMBOL_GPL(devm_p2pdax_region_create);
 
-MODULE_DESCRIPTION("p2pdax: carve peer-DMA memory regions into per-tenant devices");
-MODULE_LICENSE("GPL");

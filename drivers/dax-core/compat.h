@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Kernel API drift, in one place.  dax-core is written against Debian's 6.1;
+ * these wrappers name what changed in later kernels so a port touches only
+ * this file.
+ */
+#ifndef _DAX_CORE_COMPAT_H
+#define _DAX_CORE_COMPAT_H
+
+#include <linux/device.h>
+#include <linux/mm.h>
+#include <linux/version.h>
+
+/* 6.2 made class->devnode() take a const struct device. */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 2, 0)
+#define P2PDAX_DEVNODE_DEV const struct device
+#else
+#define P2PDAX_DEVNODE_DEV struct device
+#endif
+
+/* 6.3 made vma->vm_flags read-only behind vm_flags_set(). */
+static inline void p2pdax_vm_flags_set(struct vm_area_struct *vma,
+				       unsigned long flags)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
+	vm_flags_set(vma, flags);
+#else
+	vma->vm_flags |= flags;
+#endif
+}
+
+/* 6.4 dropped class_create()'s owner argument. */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 4, 0)
+#define p2pdax_class_create(name) class_create(name)
+#else
+#define p2pdax_class_create(name) class_create(THIS_MODULE, name)
+#endif
+
+/* 6.6 replaced enum page_entry_size with an order. */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 6, 0)
+#define P2PDAX_FAULT_ARG unsigned int p2pdax_fault_arg
+#define P2PDAX_FAULT_PTE 0
+#define p2pdax_fault_shift(order) ((order) + PAGE_SHIFT)
+#else
+#define P2PDAX_FAULT_ARG enum page_entry_size p2pdax_fault_arg
+#define P2PDAX_FAULT_PTE PE_SIZE_PTE
+static inline unsigned int p2pdax_fault_shift(enum page_entry_size pe_size)
+{
+	switch (pe_size) {
+	case PE_SIZE_PMD:
+		return PMD_SHIFT;
+	case PE_SIZE_PUD:
+		return PUD_SHIFT;
+	default:
+		return PAGE_SHIFT;
+	}
+}
+#endif
+
+#endif /* _DAX_CORE_COMPAT_H */

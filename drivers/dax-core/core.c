@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dax-core module glue: the p2pdax class, the character device numbers and
+ * a pseudo filesystem that gives each device a private inode (an address
+ * space to track, and zap, every user mapping of the device).
+ */
+#include <linux/fs.h>
+#include <linux/fs_context.h>
+#include <linux/idr.h>
+#include <linux/module.h>
+#include <linux/mount.h>
+#include <linux/pseudo_fs.h>
+
+#include "compat.h"
+#include "dax-core.h"
+
+#define P2PDAX_MAGIC	0x70327064	/* "p2pd" */
+#define P2PDAX_MINORS	(1U << MINORBITS)
+
+struct class *p2pdax_class;
+dev_t p2pdax_devt;
+static struct vfsmount *p2pdax_mnt;
+static DEFINE_IDA(p2pdax_minor_ida);
+
+int p2pdax_minor_get(void)
+{
+	return ida_alloc_max(&p2pdax_minor_ida, P2PDAX_MINORS - 1, GFP_KERNEL);
+}
+
+void p2pdax_minor_put(int minor)
+{
+	ida_free(&p2pdax_minor_ida, minor);
+}
+
+/*
+ * S_DAX makes the mm treat mappings of this inode as device-dax ones: huge
+ * faults without THP's sysfs policy, and "special" huge entries that are
+ * zapped without touching struct pages.  The file's own inode is a char
+ * device, so long-term pins (RDMA) are still allowed.
+ */
+struct inode *p2pdax_alloc_inode(void)
+{
+	struct inode *inode = alloc_anon_inode(p2pdax_mnt->mnt_sb);
+
+	if (!IS_ERR(inode))
+		inode->i_flags |= S_DAX;
+	return inode;
+}
+
+static int p2pdax_fs_init_fs_context(struct fs_context *fc)
+{
+	return init_pseudo(fc, P2PDAX_MAGIC) ? 0 : -ENOMEM;
+}
+
+static struct file_system_type p2pdax_fs_type = {
+	.name = "p2pdax",
+	.init_fs_context = p2pdax_fs_init_fs_context,
+	.kill_sb = kill_anon_super,
+};
+
+/* New device nodes are root:root 0600 until an administrator hands them out. */
+static char *p2pdax_devnode(P2PDAX_DEVNODE_DEV *dev, umode_t *mode)
+{
+	if (mode)
+		*mode = 0600;
+	return NULL;
+}
+
+static int __init p2pdax_init(void)
+{
+	int rc;
+
+	p2pdax_mnt = kern_mount(&p2pdax_fs_type);
+	if (IS_ERR(p2pdax_mnt))
+		return PTR_ERR(p2pdax_mnt);
+
+	rc = alloc_chrdev_region(&p2pdax_devt, 0, P2PDAX_MINORS, "p2pdax");
+	if (rc)
+		goto err_unmount;
+
+	p2pdax_class = p2pdax_class_create("p2pdax");
+	if (IS_ERR(p2pdax_class)) {
+		rc = PTR_ERR(p2pdax_class);
+		goto err_unregister_chrdev;
+	}
+	p2pdax_class->devnode = p2pdax_devnode;
+	return 0;
+
+err_unregister_chrdev:
+	unregister_chrdev_region(p2pdax_devt, P2PDAX_MINORS);
+err_unmount:
+	kern_unmount(p2pdax_mnt);
+	return rc;
+}
+module_init(p2pdax_init);
+
+static void __exit p2pdax_exit(void)
+{
+	class_destroy(p2pdax_class);
+	unregister_chrdev_region(p2pdax_devt, P2PDAX_MINORS);
+	kern_unmount(p2pdax_mnt);
+	ida_destroy(&p2pdax_minor_ida);
+}
+module_exit(p2pdax_exit);
+
+MODULE_DESCRIPTION("p2pdax: carve peer-DMA memory regions into per-tenant devices");
+MODULE_LICENSE("GPL");

@@ -1,0 +1,273 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * p2pmap: exercise a p2pdax device (or any file) through mmap for the tests.
+ *
+ *   p2pmap fill  DEV OFF LEN SEED     write the pattern through a mapping
+ *   p2pmap check DEV OFF LEN SEED     verify it through a mapping
+ *   p2pmap zero  DEV OFF LEN          verify that the range reads zero
+ *   p2pmap fcheck FILE FOFF LEN SEED DOFF
+ *                                     verify with pread(2) that FILE bytes
+ *                                     [FOFF, FOFF+LEN) hold the pattern of
+ *                                     device offsets [DOFF, DOFF+LEN)
+ *   p2pmap touch DEV LEN              write one byte per 4 KiB page of a
+ *                                     LEN mapping; print the minor faults
+ *   p2pmap mmap  DEV OFF LEN [private|ro|hint]
+ *                                     try a mapping; print OK or the errno
+ *   p2pmap revoke DEV SIZEFILE NEWSIZE
+ *                                     map all of DEV and touch it, fork a
+ *                                     child, shrink DEV to NEWSIZE through
+ *                                     SIZEFILE, then have the child read the
+ *                                     last page below NEWSIZE and write the
+ *                                     first page above; print what the child
+ *                                     got ("child: signal BUS" is expected)
+ *
+ * The pattern is a function of the device offset of each 8-byte word, so a
+ * range can be checked wherever it landed physically.  Exit 0 on success,
+ * 1 on a mismatch or failure (with a message), 2 on bad usage.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static uint64_t pattern(uint64_t seed, uint64_t devoff)
+{
+	return (seed * 0x100000001b3ULL) ^ (devoff * 0x9e3779b97f4a7c15ULL);
+}
+
+static uint64_t num(const char *s)
+{
+	char *end;
+	uint64_t v;
+
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || *end || end == s) {
+		fprintf(stderr, "p2pmap: bad number '%s'\n", s);
+		exit(2);
+	}
+	return v;
+}
+
+static void *map(const char *path, uint64_t off, uint64_t len, int prot)
+{
+	int fd = open(path, prot & PROT_WRITE ? O_RDWR : O_RDONLY);
+	void *p;
+
+	if (fd < 0) {
+		fprintf(stderr, "p2pmap: open %s: %s\n", path, strerror(errno));
+		exit(1);
+	}
+	p = mmap(NULL, len, prot, MAP_SHARED, fd, off);
+	if (p == MAP_FAILED) {
+		fprintf(stderr, "p2pmap: mmap %s +%#" PRIx64 " len %#" PRIx64 ": %s\n",
+			path, off, len, strerror(errno));
+		exit(1);
+	}
+	close(fd);
+	return p;
+}
+
+static long minflt(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_minflt;
+}
+
+static int cmd_fill(char **a)
+{
+	uint64_t off = num(a[1]), len = num(a[2]), seed = num(a[3]), i;
+	volatile uint64_t *p = map(a[0], off, len, PROT_READ | PROT_WRITE);
+
+	for (i = 0; i < len / 8; i++)
+		p[i] = pattern(seed, off + i * 8);
+	return 0;
+}
+
+static int cmd_check(char **a, int zero)
+{
+	uint64_t off = num(a[1]), len = num(a[2]), seed = zero ? 0 : num(a[3]), i;
+	volatile uint64_t *p = map(a[0], off, len, PROT_READ);
+
+	for (i = 0; i < len / 8; i++) {
+		uint64_t want = zero ? 0 : pattern(seed, off + i * 8);
+
+		if (p[i] != want) {
+			printf("mismatch at device offset %#" PRIx64 ": %#" PRIx64
+			       " != %#" PRIx64 "\n", off + i * 8, p[i], want);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static int cmd_fcheck(char **a)
+{
+	uint64_t foff = num(a[1]), len = num(a[2]), seed = num(a[3]);
+	uint64_t doff = num(a[4]), done = 0, i;
+	static uint64_t buf[1 << 16];
+	int fd = open(a[0], O_RDONLY);
+
+	if (fd < 0) {
+		fprintf(stderr, "p2pmap: open %s: %s\n", a[0], strerror(errno));
+		return 1;
+	}
+	while (done < len) {
+		size_t want = len - done < sizeof(buf) ? len - done : sizeof(buf);
+		ssize_t n = pread(fd, buf, want, foff + done);
+
+		if (n <= 0 || n % 8) {
+			fprintf(stderr, "p2pmap: short read of %s at %#" PRIx64 "\n",
+				a[0], foff + done);
+			return 1;
+		}
+		for (i = 0; i < (uint64_t)n / 8; i++) {
+			uint64_t d = doff + done + i * 8;
+
+			if (buf[i] != pattern(seed, d)) {
+				printf("mismatch in %s at file offset %#" PRIx64
+				       " (device offset %#" PRIx64 ")\n",
+				       a[0], foff + done + i * 8, d);
+				return 1;
+			}
+		}
+		done += n;
+	}
+	return 0;
+}
+
+static int cmd_touch(char **a)
+{
+	uint64_t len = num(a[1]), i;
+	volatile char *p = map(a[0], 0, len, PROT_READ | PROT_WRITE);
+	long before = minflt();
+
+	for (i = 0; i < len; i += 4096)
+		p[i] = 1;
+	printf("%ld\n", minflt() - before);
+	return 0;
+}
+
+static int cmd_mmap(char **a, int argc)
+{
+	uint64_t off = num(a[1]), len = num(a[2]);
+	const char *how = argc > 3 ? a[3] : "";
+	int flags = MAP_SHARED, prot = PROT_READ | PROT_WRITE, fd;
+	void *hint = NULL, *p;
+
+	if (!strcmp(how, "private"))
+		flags = MAP_PRIVATE;
+	else if (!strcmp(how, "ro"))
+		prot = PROT_READ;
+	else if (!strcmp(how, "hint"))
+		hint = (void *)0x7f0000001000UL;	/* deliberately misaligned */
+	fd = open(a[0], prot & PROT_WRITE ? O_RDWR : O_RDONLY);
+	if (fd < 0) {
+		printf("%s\n", strerrorname_np(errno));
+		return 1;
+	}
+	p = mmap(hint, len, prot, flags, fd, off);
+	if (p == MAP_FAILED) {
+		printf("%s\n", strerrorname_np(errno));
+		return 1;
+	}
+	/* The address must honour the device's alignment (hint or not). */
+	printf("OK %p\n", p);
+	return 0;
+}
+
+static int cmd_revoke(char **a)
+{
+	int fd = open(a[0], O_RDWR), sfd, status, go[2];
+	uint64_t newsize = num(a[2]);
+	volatile char *p;
+	struct stat st;
+	char buf[64];
+	uint64_t size;
+	ssize_t n;
+	pid_t pid;
+
+	sfd = open(a[1], O_RDWR);
+	if (fd < 0 || sfd < 0 || fstat(fd, &st)) {
+		perror("p2pmap revoke: open");
+		return 1;
+	}
+	n = pread(sfd, buf, sizeof(buf) - 1, 0);
+	if (n <= 0)
+		return 1;
+	buf[n] = 0;
+	size = strtoull(buf, NULL, 0);
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		perror("p2pmap revoke: mmap");
+		return 1;
+	}
+	p[newsize] = 7;		/* fault in the range to be revoked */
+	p[newsize - 4096] = 7;
+	if (pipe(go))
+		return 1;
+	pid = fork();
+	if (pid == 0) {
+		char c;
+
+		close(go[1]);
+		/* wait until the parent has shrunk the device */
+		if (read(go[0], &c, 1) != 1)
+			_exit(4);
+		c = p[newsize - 4096];
+		if (c != 7)
+			_exit(3);
+		p[newsize] = 1;	/* must raise SIGBUS */
+		_exit(0);
+	}
+	snprintf(buf, sizeof(buf), "%" PRIu64, newsize);
+	if (pwrite(sfd, buf, strlen(buf), 0) < 0) {
+		printf("shrink failed: %s\n", strerrorname_np(errno));
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return 1;
+	}
+	if (write(go[1], "g", 1) != 1)
+		return 1;
+	waitpid(pid, &status, 0);
+	if (WIFSIGNALED(status))
+		printf("child: signal %s\n", sigabbrev_np(WTERMSIG(status)));
+	else
+		printf("child: exit %d\n", WEXITSTATUS(status));
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd = argc > 1 ? argv[1] : "";
+	char **a = argv + 2;
+	int n = argc - 2;
+
+	if (!strcmp(cmd, "fill") && n == 4)
+		return cmd_fill(a);
+	if (!strcmp(cmd, "check") && n == 4)
+		return cmd_check(a, 0);
+	if (!strcmp(cmd, "zero") && n == 3)
+		return cmd_check(a, 1);
+	if (!strcmp(cmd, "fcheck") && n == 5)
+		return cmd_fcheck(a);
+	if (!strcmp(cmd, "touch") && n == 2)
+		return cmd_touch(a);
+	if (!strcmp(cmd, "mmap") && (n == 3 || n == 4))
+		return cmd_mmap(a, n);
+	if (!strcmp(cmd, "revoke") && n == 3)
+		return cmd_revoke(a);
+	fprintf(stderr, "usage: see the comment at the top of tests/bin/p2pmap.c\n");
+	return 2;
+}
