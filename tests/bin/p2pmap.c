@@ -20,6 +20,9 @@
  *                                     last page below NEWSIZE and write the
  *                                     first page above; print what the child
  *                                     got ("child: signal BUS" is expected)
+ *   p2pmap hold DEV LEN               map and write LEN bytes, print "mapped",
+ *                                     wait for end of file on stdin, write
+ *                                     again and print "OK" or "SIGBUS"
  *
  * The pattern is a function of the device offset of each 8-byte word, so a
  * range can be checked wherever it landed physically.  Exit 0 on success,
@@ -29,6 +32,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -190,6 +194,7 @@ static int cmd_mmap(char **a, int argc)
 static int cmd_revoke(char **a)
 {
 	int fd = open(a[0], O_RDWR), sfd, status, go[2];
+	char keep;
 	uint64_t newsize = num(a[2]);
 	volatile char *p;
 	struct stat st;
@@ -213,8 +218,9 @@ static int cmd_revoke(char **a)
 		perror("p2pmap revoke: mmap");
 		return 1;
 	}
-	p[newsize] = 7;		/* fault in the range to be revoked */
-	p[newsize - 4096] = 7;
+	/* fault both pages in, by reading: the data must stay untouched */
+	keep = p[newsize - 4096];
+	(void)p[newsize];
 	if (pipe(go))
 		return 1;
 	pid = fork();
@@ -226,7 +232,7 @@ static int cmd_revoke(char **a)
 		if (read(go[0], &c, 1) != 1)
 			_exit(4);
 		c = p[newsize - 4096];
-		if (c != 7)
+		if (c != keep)
 			_exit(3);
 		p[newsize] = 1;	/* must raise SIGBUS */
 		_exit(0);
@@ -248,6 +254,37 @@ static int cmd_revoke(char **a)
 	return 0;
 }
 
+static sigjmp_buf bus_jmp;
+
+static void on_sigbus(int sig)
+{
+	(void)sig;
+	siglongjmp(bus_jmp, 1);
+}
+
+static int cmd_hold(char **a)
+{
+	uint64_t len = num(a[1]), i;
+	volatile char *p = map(a[0], 0, len, PROT_READ | PROT_WRITE);
+	char buf[64];
+
+	for (i = 0; i < len; i += 4096)
+		p[i] = 1;
+	printf("mapped\n");
+	fflush(stdout);
+	while (read(0, buf, sizeof(buf)) > 0)
+		;
+	signal(SIGBUS, on_sigbus);
+	if (sigsetjmp(bus_jmp, 1)) {
+		printf("SIGBUS\n");
+		return 0;
+	}
+	for (i = 0; i < len; i += 4096)
+		p[i] = 2;
+	printf("OK\n");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : "";
@@ -266,6 +303,8 @@ int main(int argc, char **argv)
 		return cmd_touch(a);
 	if (!strcmp(cmd, "mmap") && (n == 3 || n == 4))
 		return cmd_mmap(a, n);
+	if (!strcmp(cmd, "hold") && n == 2)
+		return cmd_hold(a);
 	if (!strcmp(cmd, "revoke") && n == 3)
 		return cmd_revoke(a);
 	fprintf(stderr, "usage: see the comment at the top of tests/bin/p2pmap.c\n");
