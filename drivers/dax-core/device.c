@@ -44,16 +44,35 @@ static phys_addr_t __p2pdax_pgoff_to_phys(struct p2pdax_dev *pdev,
 	return ext->res->start + ((phys_addr_t)(pgoff - ext->pgoff) << PAGE_SHIFT);
 }
 
-/* Point device pages [@pgoff, @pgoff + @bytes) at extent @i. */
+/*
+ * Point device pages [@pgoff, @pgoff + @bytes) at extent @i (or at nothing
+ * for @i < 0).  One multi-order entry per align-sized block: a lookup is a
+ * tree walk whatever the number of extents, and since sizes only change by
+ * whole blocks, a trim never has to split an entry.  Erasing never
+ * allocates, so it cannot fail.
+ */
 static int __p2pdax_index(struct p2pdax_dev *pdev, pgoff_t pgoff, u64 bytes,
 			  int i)
 {
-	void *old;
+	unsigned int order = ilog2(pdev->align >> PAGE_SHIFT);
+	XA_STATE_ORDER(xas, &pdev->xa, pgoff, order);
+	void *entry = i < 0 ? NULL : xa_mk_value(i);
+	pgoff_t n = bytes >> PAGE_SHIFT, done;
 
 	lockdep_assert_held_write(&pdev->fault_sem);
-	old = xa_store_range(&pdev->xa, pgoff, pgoff + (bytes >> PAGE_SHIFT) - 1,
-			     i < 0 ? NULL : xa_mk_value(i), GFP_KERNEL);
-	return xa_err(old);
+	for (done = 0; done < n; done += 1UL << order) {
+		xas_set_order(&xas, pgoff + done, order);
+		do {
+			xas_lock(&xas);
+			xas_store(&xas, entry);
+			xas_unlock(&xas);
+		} while (xas_nomem(&xas, GFP_KERNEL));
+		if (xas_error(&xas))
+			return xas_error(&xas);
+		if (!(done & 0xffff))
+			cond_resched();
+	}
+	return 0;
 }
 
 /*
@@ -75,7 +94,6 @@ static void __p2pdax_dev_trim(struct p2pdax_dev *pdev, u64 new_size)
 
 		if (end <= keep)
 			break;
-		/* Erasing never allocates, so it cannot fail. */
 		if (ext->pgoff >= keep) {
 			__p2pdax_index(pdev, ext->pgoff, len, -1);
 			__release_region(&region->res, ext->res->start, len);
@@ -497,13 +515,14 @@ static vm_fault_t p2pdax_huge_fault(struct vm_fault *vmf, P2PDAX_FAULT_ARG)
 		ret = VM_FAULT_SIGBUS;
 		goto out;
 	}
-	/* Map exactly at the device's alignment: 4K, 2M or 1G entries. */
+	/*
+	 * Map at the device's alignment (4K, 2M or 1G entries).  A smaller
+	 * fault happens when the mm cannot take a huge entry there (a page
+	 * table already hangs at that slot): extents are aligned, so mapping
+	 * a piece of the aligned block is still correct.
+	 */
 	if (fault_size > pdev->align) {
 		ret = VM_FAULT_FALLBACK;
-		goto out;
-	}
-	if (fault_size < pdev->align) {
-		ret = VM_FAULT_SIGBUS;
 		goto out;
 	}
 	addr = ALIGN_DOWN(vmf->address, fault_size);

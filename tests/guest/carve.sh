@@ -95,6 +95,11 @@ check_eq "shrink trimmed from the highest page offset" "$((64 * M))" "$(extent_o
 check_eq "d2 back to one extent" 1 "$(nr_extents "$d2")"
 check "d2's remaining bytes intact" "$BIN/p2pmap" check "/dev/$d2" 0 $((16 * M)) 2
 check_region "revoking shrink" "$a"
+set_size "$d1" $((8 * M))
+check_eq "d1 trimmed inside its first extent" 1 "$(nr_extents "$d1")"
+check "d1's first 8 MiB still map to the same bytes" "$BIN/p2pmap" check "/dev/$d1" 0 $((8 * M)) 1
+check "...and are still in the host file" check_bytes "$a" "$d1" 1
+check_region "partial trim" "$a"
 
 # ---- scrub: a new device over d2's old range reads zero ------------------------
 s=$(cat "$R/seed")
