@@ -2,7 +2,9 @@
 /*
  * p2pmap: exercise a p2pdax device (or any file) through mmap for the tests.
  *
- *   p2pmap fill  DEV OFF LEN SEED     write the pattern through a mapping
+ *   p2pmap fill  DEV OFF LEN SEED [MAPLEN]
+ *                                     write the pattern through a mapping
+ *                                     (of MAPLEN bytes, default LEN)
  *   p2pmap check DEV OFF LEN SEED     verify it through a mapping
  *   p2pmap zero  DEV OFF LEN          verify that the range reads zero
  *   p2pmap fcheck FILE FOFF LEN SEED DOFF
@@ -89,10 +91,11 @@ static long minflt(void)
 	return ru.ru_minflt;
 }
 
-static int cmd_fill(char **a)
+static int cmd_fill(char **a, int argc)
 {
 	uint64_t off = num(a[1]), len = num(a[2]), seed = num(a[3]), i;
-	volatile uint64_t *p = map(a[0], off, len, PROT_READ | PROT_WRITE);
+	uint64_t maplen = argc > 4 ? num(a[4]) : len;
+	volatile uint64_t *p = map(a[0], off, maplen, PROT_READ | PROT_WRITE);
 
 	for (i = 0; i < len / 8; i++)
 		p[i] = pattern(seed, off + i * 8);
@@ -291,8 +294,8 @@ int main(int argc, char **argv)
 	char **a = argv + 2;
 	int n = argc - 2;
 
-	if (!strcmp(cmd, "fill") && n == 4)
-		return cmd_fill(a);
+	if (!strcmp(cmd, "fill") && (n == 4 || n == 5))
+		return cmd_fill(a, n);
 	if (!strcmp(cmd, "check") && n == 4)
 		return cmd_check(a, 0);
 	if (!strcmp(cmd, "zero") && n == 3)
