@@ -12,7 +12,7 @@
 #include <linux/version.h>
 
 /* 6.2 made class->devnode() take a const struct device. */
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 2, 0)
+#if KERNEL_VERSION(6, 2, 0) <= LINUX_VERSION_CODE
 #define P2PDAX_DEVNODE_DEV const struct device
 #else
 #define P2PDAX_DEVNODE_DEV struct device
@@ -22,7 +22,7 @@
 static inline void p2pdax_vm_flags_set(struct vm_area_struct *vma,
 				       unsigned long flags)
 {
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
+#if KERNEL_VERSION(6, 3, 0) <= LINUX_VERSION_CODE
 	vm_flags_set(vma, flags);
 #else
 	vma->vm_flags |= flags;
@@ -30,14 +30,14 @@ static inline void p2pdax_vm_flags_set(struct vm_area_struct *vma,
 }
 
 /* 6.4 dropped class_create()'s owner argument. */
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 4, 0)
+#if KERNEL_VERSION(6, 4, 0) <= LINUX_VERSION_CODE
 #define p2pdax_class_create(name) class_create(name)
 #else
 #define p2pdax_class_create(name) class_create(THIS_MODULE, name)
 #endif
 
 /* 6.6 replaced enum page_entry_size with an order. */
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 6, 0)
+#if KERNEL_VERSION(6, 6, 0) <= LINUX_VERSION_CODE
 #define P2PDAX_FAULT_ARG unsigned int p2pdax_fault_arg
 #define P2PDAX_FAULT_PTE 0
 #define p2pdax_fault_shift(order) ((order) + PAGE_SHIFT)

@@ -15,7 +15,7 @@
 #include "dax-core.h"
 
 #define P2PDAX_MAGIC	0x70327064	/* "p2pd" */
-#define P2PDAX_MINORS	(1U << MINORBITS)
+#define P2PDAX_MINORS	BIT(MINORBITS)
 
 struct class *p2pdax_class;
 dev_t p2pdax_devt;
