@@ -20,7 +20,7 @@ KSRC := $(shell find drivers include -name '*.[ch]' ! -name '*.mod.c' ! -name co
 KSRC_COMPAT := $(shell find drivers include -name compat.h | sort)
 
 .PHONY: all modules tools clean check check-host check-guest demo lint \
-	checkpatch sparse install modules_install deps help tests-bin
+	checkpatch sparse install modules_install deps help tests-bin install-tools
 
 all: modules tools
 
@@ -40,8 +40,21 @@ modules:
 modules_install install: modules
 	$(MAKE) -C $(KDIR) M=$(TOP) modules_install
 
-tools:
-	@true
+P2PCTL_SRC := tools/p2pctl/p2pctl.c tools/p2pctl/layout.c tools/p2pctl/sysfs.c tools/p2pctl/util.c
+P2PCTL_CFLAGS := -O2 -g -Wall -Wextra -Werror $(shell pkg-config --cflags json-c 2>/dev/null)
+P2PCTL_LIBS := $(shell pkg-config --libs json-c 2>/dev/null || echo -ljson-c)
+
+tools: tools/p2pctl/p2pctl
+
+tools/p2pctl/p2pctl: $(P2PCTL_SRC) $(wildcard tools/p2pctl/*.h)
+	$(CC) $(P2PCTL_CFLAGS) -o $@ $(P2PCTL_SRC) $(P2PCTL_LIBS)
+
+PREFIX ?= /usr/local
+install-tools: tools
+	install -D -m 0755 tools/p2pctl/p2pctl $(DESTDIR)$(PREFIX)/sbin/p2pctl
+	install -D -m 0644 tools/p2pctl/80-p2pdax.rules $(DESTDIR)/etc/udev/rules.d/80-p2pdax.rules
+	install -D -m 0644 tools/p2pctl/p2pctl-apply.service $(DESTDIR)/etc/systemd/system/p2pctl-apply.service
+	install -D -m 0644 Documentation/man/p2pctl.8 $(DESTDIR)$(PREFIX)/share/man/man8/p2pctl.8
 
 clean:
 	$(MAKE) -C $(KDIR) M=$(TOP) clean
@@ -80,6 +93,10 @@ build/tests/p2ppin: tests/bin/p2ppin.c
 build/tests/unit/%: tests/unit/%.c $(wildcard drivers/iopmem/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -o $@ $<
+
+build/tests/unit/test_p2pctl: tests/unit/test_p2pctl.c tools/p2pctl/util.c tools/p2pctl/util.h
+	@mkdir -p $(dir $@)
+	$(CC) $(P2PCTL_CFLAGS) -Itools/p2pctl -o $@ $< tools/p2pctl/util.c $(P2PCTL_LIBS)
 
 TEST_BINS := $(patsubst tests/bin/%.c,build/tests/%,$(wildcard tests/bin/*.c))
 

@@ -1,0 +1,137 @@
+#!/bin/bash
+# vm: --bar 256M --bar 256M
+# p2pctl: every command, its errors (message on stderr, non-zero exit, no
+# change), and a save -> unbind -> bind -> apply round trip.
+. "$(dirname "$0")/../common"
+guest_only
+
+P=$TOP/tools/p2pctl/p2pctl
+a=$(card 0) b=$(card 1)
+M=$MiB
+
+# run_err WHAT MESSAGE CMD...: CMD fails (exit != 0) saying MESSAGE on stderr
+run_err() {
+	local what=$1 msg=$2 out rc=0
+	shift 2
+	out=$("$@" 2>&1 >/dev/null) || rc=$?
+	if [ "$rc" != 0 ] && [[ $out == *"$msg"* ]]; then
+		pass "$what"
+	else
+		fail "$what" "exit $rc, stderr: $out"
+	fi
+}
+jq_() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+
+insmod "$KO_DAX"
+run_err "bind without the driver loaded" "iopmem driver is not loaded" "$P" bind "$a"
+insmod "$KO_IOPMEM"
+check_eq "list with no regions is an empty array" "[]" "$("$P" list | tr -d ' \n')"
+run_err "bind: not a PCI address" "is not a PCI address" "$P" bind nonsense
+run_err "bind: no such device" "no PCI device 0000:7f:00.0" "$P" bind 0000:7f:00.0
+rng=$(lspci -D -n -d 1af4:1005 | awk '{ print $1 }')
+run_err "bind: a card bound to another driver" "is bound to virtio-pci" "$P" bind "$rng"
+run_err "bind --bar 9" "--bar takes 0-5" "$P" bind "$a" --bar 9
+run_err "bind --bar 5: probe fails, dmesg line relayed" "BAR 5 is not implemented by the device" "$P" bind "$a" --bar 5
+check "failed bind left the card unbound" test ! -e "$(pci_sys "$a")/driver"
+check_eq "failed bind restored the bar parameter" -1 "$(cat /sys/module/iopmem/parameters/bar)"
+run_err "unbind: a card not bound" "is not bound to iopmem" "$P" unbind "$a"
+
+out=$("$P" bind "$a")
+check_eq "bind prints the region" "$a 0" "$(echo "$out" | jq_ 'd["pci"], d["id"]' | tr '\n' ' ' | sed 's/ $//')"
+out=$("$P" bind "$b" --bar 2)
+check_eq "bind --bar 2 prints region 1 with bar 2" "1 2" "$(echo "$out" | jq_ 'd["id"], d["bar"]' | tr '\n' ' ' | sed 's/ $//')"
+check_eq "bind twice is harmless" 0 "$("$P" bind "$a" | jq_ 'd["id"]')"
+
+# ---- list ----------------------------------------------------------------------------
+out=$("$P" list)
+check_eq "list: two regions" 2 "$(echo "$out" | jq_ 'len(d)')"
+check_eq "list: region fields" "$a 0 268435456 268435456 2097152 wc" \
+	"$(echo "$out" | jq_ '" ".join(str(d[0][k]) for k in ("pci","id","size","available_size","align","cache_mode"))')"
+check_eq "list -r PCI" 1 "$("$P" list -r "$b" | jq_ 'd[0]["id"]')"
+check_eq "list -r ID" "$b" "$("$P" list -r 1 | jq_ 'd[0]["pci"]')"
+check_eq "list -u: human units" "256.00 MiB" "$("$P" list -u -r 0 | jq_ 'd[0]["size"]')"
+check_eq "list -D: no sized devices yet" 0 "$("$P" list -D -r 0 | jq_ 'len(d[0]["devices"])')"
+check_eq "list -i: the idle seed" p2pdax0.0 "$("$P" list -i -r 0 | jq_ 'd[0]["devices"][0]["chardev"]')"
+run_err "list -r unknown region" "region 7 not found" "$P" list -r 7
+run_err "list -r junk" "neither a region id nor a PCI address" "$P" list -r x7
+run_err "list -d unknown device" "device p2pdax0.9 not found" "$P" list -d p2pdax0.9
+run_err "list -d junk" "is not a device name" "$P" list -d dax0.0
+run_err "list: unknown option" "bad option" "$P" list --bogus
+
+# ---- create-device ---------------------------------------------------------------------
+out=$("$P" create-device -r 0 -s 32M --owner 1001 --group 1001 --mode 0640)
+check_eq "create-device prints the device" "p2pdax0.0 33554432 1001 1001 0640" \
+	"$(echo "$out" | jq_ '" ".join(str(d[k]) for k in ("chardev","size","owner","group","mode"))')"
+check_eq "the node has that owner and mode" "1001:1001 640" "$(stat -c '%u:%g %a' /dev/p2pdax0.0)"
+"$P" create-device -r "$a" -s 16M >/dev/null
+"$P" create-device -r 0 -s 32M >/dev/null
+check_eq "three devices" "p2pdax0.0 p2pdax0.1 p2pdax0.2" "$("$P" list -D -r 0 | jq_ '" ".join(x["chardev"] for x in d[0]["devices"])')"
+before=$("$P" list -M -i)
+run_err "create: no region" "-r REGION and -s SIZE are required" "$P" create-device -s 2M
+run_err "create: bad size" "bad size '12Q'" "$P" create-device -r 0 -s 12Q
+run_err "create: negative size" "bad size '-2M'" "$P" create-device -r 0 -s -2M
+run_err "create: overflowing size" "too large" "$P" create-device -r 0 -s 99999999999999999999
+run_err "create: size 0" "must not be 0" "$P" create-device -r 0 -s 0
+run_err "create: too large" "not enough free space" "$P" create-device -r 0 -s 1G -a 4K
+run_err "create: misaligned size" "is not a multiple" "$P" create-device -r 0 -s 3M
+run_err "create: bad align" "bad align '8K'" "$P" create-device -r 0 -s 2M -a 8K
+run_err "create: align larger than the region allows" "larger than region 0 allows" "$P" create-device -r 0 -s 1G -a 1G
+run_err "create: unknown region" "region 5 not found" "$P" create-device -r 5 -s 2M
+run_err "create: unknown user" "no such user 'nosuchuser'" "$P" create-device -r 0 -s 2M --owner nosuchuser
+run_err "create: bad mode" "bad mode '0999'" "$P" create-device -r 0 -s 2M --mode 0999
+run_err "create as a non-root user" "permission denied" setpriv --reuid=1001 --regid=1001 --clear-groups "$P" create-device -r 0 -s 2M
+check_eq "failed creates changed nothing" "$before" "$("$P" list -M -i)"
+
+# ---- resize / set-owner / destroy ------------------------------------------------------------
+check_eq "resize-device grows" 37748736 "$("$P" resize-device p2pdax0.2 -s 36M | jq_ 'd["size"]')"
+check_eq "resize-device shrinks" 33554432 "$("$P" resize-device p2pdax0.2 -s 32M | jq_ 'd["size"]')"
+run_err "resize: unknown device" "device p2pdax0.9 not found" "$P" resize-device p2pdax0.9 -s 2M
+run_err "resize: not a device name" "is not a device name" "$P" resize-device foo -s 2M
+run_err "resize: no size" "-s SIZE are required" "$P" resize-device p2pdax0.2
+run_err "resize: beyond the region" "not enough free space" "$P" resize-device p2pdax0.2 -s 512M
+check_eq "set-owner changes the mode" 0600 "$("$P" set-owner p2pdax0.2 --mode 600 | jq_ 'd["mode"]')"
+check_eq "set-owner changes the owner" 1002 "$("$P" set-owner p2pdax0.2 --owner 1002 | jq_ 'd["owner"]')"
+run_err "set-owner with nothing to set" "nothing to set" "$P" set-owner p2pdax0.2
+run_err "set-owner: unknown group" "no such group" "$P" set-owner p2pdax0.2 --group nosuchgroup
+seed=$(region_attr "$a" seed)
+run_err "destroy the seed" "is region 0's seed" "$P" destroy-device "$seed"
+run_err "destroy: unknown device" "device p2pdax0.9 not found" "$P" destroy-device p2pdax0.9
+check "destroy-device p2pdax0.1" "$P" destroy-device p2pdax0.1
+check "destroyed device is gone" test ! -e /sys/class/p2pdax/p2pdax0.1
+"$P" resize-device p2pdax0.2 -s 40M >/dev/null
+"$P" create-device -r 0 -s 8M -a 4K --mode 0660 >/dev/null
+"$P" create-device -r 1 -s all --owner 1002 >/dev/null
+check_eq "-s all takes the whole region" 0 "$("$P" list -r 1 | jq_ 'd[0]["available_size"]')"
+check_eq "a fragmented device for the round trip" 2 "$("$P" list -M -d p2pdax0.2 | jq_ 'len(d[0]["extents"])')"
+
+# ---- save / unbind / bind / apply ---------------------------------------------------------
+L=/run/iopmem/layout.json
+check "save FILE" "$P" save "$L"
+check_eq "save: two regions in the file" 2 "$(jq_ 'len(d["regions"])' <"$L")"
+before=$("$P" list -M)
+check "unbind card 0" "$P" unbind "$a"
+check "unbind card 1" "$P" unbind "$b"
+check "the regions are gone" test ! -e "$(pci_sys "$a")/dax_region" -a ! -e "$(pci_sys "$b")/dax_region"
+"$P" bind "$a" >/dev/null
+check "apply (binds card 1 itself)" "$P" apply "$L"
+check_eq "list -M after apply is identical" "$before" "$("$P" list -M)"
+check "apply again" "$P" apply "$L"
+check_eq "apply is idempotent" "$before" "$("$P" list -M)"
+check_eq "owner restored" "1001:1001 640" "$(stat -c '%u:%g %a' /dev/p2pdax0.0)"
+chmod 0666 /dev/p2pdax0.0
+check "apply --owners-only" "$P" apply --owners-only "$L"
+check_eq "--owners-only restores the mode" 640 "$(stat -c '%a' /dev/p2pdax0.0)"
+
+echo '{"version": 1, "regions": [' >/run/iopmem/bad.json
+run_err "apply a malformed file" "not valid JSON" "$P" apply /run/iopmem/bad.json
+echo '{"version": 1, "regions": [{"pci": "0000:7f:00.0", "devices": []}]}' >/run/iopmem/bad.json
+run_err "apply: a card that does not exist" "no PCI device 0000:7f:00.0" "$P" apply /run/iopmem/bad.json
+run_err "apply: missing file" "cannot open" "$P" apply /run/iopmem/none.json
+"$P" destroy-device p2pdax0.3
+run_err "apply over a region that differs" "destroy" "$P" apply "$L"
+check_eq "refused apply changed nothing" 1 "$("$P" list -d p2pdax0.0 | jq_ 'len(d)')"
+check_eq "save to stdout is valid JSON" 1 "$("$P" save | jq_ 'd["version"]')"
+run_err "save: bad argument" "at most one FILE" "$P" save a b
+"$P" unbind "$a"
+"$P" unbind "$b"
+p2p_unload

@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Host-side unit tests of p2pctl's parsing and layout files (TAP). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util.h"
+
+static int n, failed;
+
+static void ok(int cond, const char *what)
+{
+	printf("%sok %d - %s\n", cond ? "" : "not ", ++n, what);
+	if (!cond)
+		failed++;
+}
+
+static int size_is(const char *s, int rc, uint64_t want)
+{
+	uint64_t v = 12345;
+	int got = parse_size(s, true, &v);
+
+	return got == rc && (rc || v == want);
+}
+
+/* parse a layout from a string; returns rc and leaves the message in err */
+static char err[256];
+static int layout_str(const char *text, struct layout *l)
+{
+	char path[] = "/tmp/p2pctl-test-XXXXXX";
+	int fd = mkstemp(path), rc;
+
+	if (fd < 0 || write(fd, text, strlen(text)) < 0)
+		return -999;
+	close(fd);
+	rc = layout_load(path, l, err, sizeof(err));
+	unlink(path);
+	return rc;
+}
+
+static void bad_layout(const char *text, const char *msg_part, const char *what)
+{
+	struct layout l;
+	int rc = layout_str(text, &l);
+
+	ok(rc == -EINVAL && strstr(err, msg_part), what);
+	if (rc == -EINVAL && !strstr(err, msg_part))
+		printf("#   message was: %s\n", err);
+	if (!rc)
+		layout_free(&l);
+}
+
+#define DEV(extra) "{\"version\":1,\"regions\":[{\"pci\":\"0000:01:00.0\",\"devices\":[" extra "]}]}"
+
+int main(void)
+{
+	struct layout l;
+	uint64_t v;
+	mode_t m;
+	char pci[13], buf[32];
+	int r, d;
+
+	ok(size_is("4096", 0, 4096), "plain bytes");
+	ok(size_is("0x1000", 0, 4096), "hex bytes");
+	ok(size_is("4K", 0, 4096) && size_is("4k", 0, 4096), "K suffix");
+	ok(size_is("2M", 0, 2ULL << 20) && size_is("2MiB", 0, 2ULL << 20), "M and MiB");
+	ok(size_is("1G", 0, 1ULL << 30) && size_is("1GB", 0, 1ULL << 30), "G and GB");
+	ok(size_is("3T", 0, 3ULL << 40), "T suffix");
+	ok(size_is("all", 0, SIZE_ALL), "all");
+	ok(parse_size("all", false, &v) == -EINVAL, "all refused where not allowed");
+	ok(size_is("", -EINVAL, 0), "empty refused");
+	ok(size_is("-4096", -EINVAL, 0), "negative refused");
+	ok(size_is("4X", -EINVAL, 0) && size_is("4KX", -EINVAL, 0) && size_is("4 K", -EINVAL, 0),
+	   "junk suffix refused");
+	ok(size_is("K", -EINVAL, 0), "suffix without number refused");
+	ok(size_is("99999999999999999999", -ERANGE, 0), "overflow refused (ERANGE)");
+	ok(size_is("17179869184G", -ERANGE, 0), "suffix overflow refused (ERANGE)");
+	ok(parse_align("2M", &v) == 0 && v == 2ULL << 20, "align 2M");
+	ok(parse_align("4096", &v) == 0 && parse_align("1G", &v) == 0, "align 4K and 1G");
+	ok(parse_align("8K", &v) == -EINVAL && parse_align("0", &v) == -EINVAL, "bad aligns");
+	ok(parse_mode("0640", &m) == 0 && m == 0640, "mode 0640");
+	ok(parse_mode("640", &m) == 0 && m == 0640, "mode 640");
+	ok(parse_mode("0980", &m) && parse_mode("", &m) && parse_mode("-1", &m) &&
+	   parse_mode("17777", &m), "bad modes");
+	ok(!parse_pci_addr("0000:01:00.0", pci) && !strcmp(pci, "0000:01:00.0"), "full PCI address");
+	ok(!parse_pci_addr("01:00.0", pci) && !strcmp(pci, "0000:01:00.0"), "short PCI address");
+	ok(parse_pci_addr("01:00", pci) && parse_pci_addr("0000:01:20.0", pci) &&
+	   parse_pci_addr("0000:01:00.8", pci) && parse_pci_addr("0000:01:00.0x", pci),
+	   "bad PCI addresses");
+	ok(!parse_dev_name("p2pdax3.14", &r, &d) && r == 3 && d == 14, "device name");
+	ok(parse_dev_name("p2pdax3", &r, &d) && parse_dev_name("dax0.1", &r, &d) &&
+	   parse_dev_name("p2pdax0.1x", &r, &d) && parse_dev_name("p2pdax-1.0", &r, &d),
+	   "bad device names");
+	ok(!strcmp(fmt_human(256ULL << 20, buf, sizeof(buf)), "256.00 MiB"), "human MiB");
+	ok(!strcmp(fmt_human(512, buf, sizeof(buf)), "512 B"), "human bytes");
+
+	/* layouts */
+	ok(layout_str(DEV("{\"name\":\"p2pdax0.1\",\"size\":4194304,\"align\":2097152,"
+			  "\"owner\":\"root\",\"mode\":\"0640\",\"extents\":["
+			  "{\"offset\":0,\"length\":2097152,\"page_offset\":0},"
+			  "{\"offset\":8388608,\"length\":2097152,\"page_offset\":512}]}"), &l) == 0 &&
+	   l.nr_regions == 1 && l.regions[0].nr_devices == 1 &&
+	   l.regions[0].devices[0].nr_extents == 2 && l.regions[0].devices[0].mode == 0640 &&
+	   l.regions[0].devices[0].extents[1].offset == 8388608 && l.regions[0].bar == -1,
+	   "a good layout parses");
+	layout_free(&l);
+	ok(layout_str(DEV("{\"name\":\"p2pdax0.2\",\"size\":\"4M\",\"align\":4096}"), &l) == 0 &&
+	   l.regions[0].devices[0].size == 4ULL << 20, "sizes may be strings, extents optional");
+	layout_free(&l);
+	bad_layout("not json", "not valid JSON", "malformed JSON");
+	bad_layout("{\"version\":1,\"regions\":[]} trailing", "not valid JSON", "trailing garbage");
+	bad_layout("[1,2]", "JSON object", "not an object");
+	bad_layout("{\"version\":2,\"regions\":[]}", "version", "wrong version");
+	bad_layout("{\"version\":1}", "\"regions\"", "no regions");
+	bad_layout("{\"version\":1,\"regions\":[{\"pci\":\"zz\",\"devices\":[]}]}", "PCI address", "bad pci");
+	bad_layout("{\"version\":1,\"regions\":[{\"pci\":\"01:00.0\",\"bar\":9,\"devices\":[]}]}", "bar", "bad bar");
+	bad_layout("{\"version\":1,\"regions\":[{\"pci\":\"01:00.0\",\"devices\":[]},{\"pci\":\"0000:01:00.0\",\"devices\":[]}]}",
+		   "twice", "region twice");
+	bad_layout(DEV("{\"name\":\"dax0.1\",\"size\":0,\"align\":4096}"), "device name", "bad device name");
+	bad_layout(DEV("{\"name\":\"p2pdax0.1\",\"size\":-1,\"align\":4096}"), "size", "negative size");
+	bad_layout(DEV("{\"name\":\"p2pdax0.1\",\"size\":4096,\"align\":8192}"), "align", "bad align");
+	bad_layout(DEV("{\"name\":\"p2pdax0.1\",\"size\":4096,\"align\":2097152}"), "multiple", "size not aligned");
+	bad_layout(DEV("{\"name\":\"p2pdax0.1\",\"size\":4096,\"align\":4096,\"mode\":\"rw\"}"), "mode", "bad mode");
+	bad_layout(DEV("{\"name\":\"p2pdax0.1\",\"size\":8192,\"align\":4096,\"extents\":["
+		       "{\"offset\":0,\"length\":4096,\"page_offset\":0}]}"), "cover", "extents do not cover size");
+	bad_layout(DEV("{\"name\":\"p2pdax0.1\",\"size\":8192,\"align\":4096,\"extents\":["
+		       "{\"offset\":0,\"length\":4096,\"page_offset\":0},"
+		       "{\"offset\":8192,\"length\":4096,\"page_offset\":5}]}"), "expected", "page offsets with a gap");
+	bad_layout(DEV("{\"name\":\"p2pdax0.1\",\"size\":4096,\"align\":4096},"
+		       "{\"name\":\"p2pdax0.1\",\"size\":4096,\"align\":4096}"), "twice", "device twice");
+	ok(layout_load("/nonexistent/layout.json", &l, err, sizeof(err)) == -EINVAL &&
+	   strstr(err, "cannot open"), "missing file");
+	printf("1..%d\n", n);
+	return failed ? 1 : 0;
+}

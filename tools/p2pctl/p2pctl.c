@@ -1,0 +1,816 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * p2pctl: the administrator's tool for iopmem cards and p2pdax devices.
+ * A command table, shared option macros, JSON output through one helper.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "p2pctl.h"
+
+const char *cmd_name = "p2pctl";
+bool human;
+
+int fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "p2pctl %s: ", cmd_name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return 1;
+}
+
+int usage_error(const char *usage, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "p2pctl %s: ", cmd_name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nusage: %s\n", usage);
+	return 2;
+}
+
+/* What a failed sysfs access means, for messages. */
+const char *why(int rc)
+{
+	switch (-rc) {
+	case EACCES:
+	case EPERM:
+		return "permission denied (p2pctl must run as root)";
+	default:
+		return strerror(-rc);
+	}
+}
+
+/* ---- JSON ------------------------------------------------------------------ */
+
+static struct json_object *jsize(uint64_t v)
+{
+	char buf[32];
+
+	if (human)
+		return json_object_new_string(fmt_human(v, buf, sizeof(buf)));
+	return json_object_new_uint64(v);
+}
+
+static struct json_object *jhex(uint64_t v)
+{
+	char buf[24];
+
+	snprintf(buf, sizeof(buf), "%#" PRIx64, v);
+	return json_object_new_string(buf);
+}
+
+static void jadd(struct json_object *o, const char *k, struct json_object *v)
+{
+	json_object_object_add(o, k, v);
+}
+
+const char *user_name(uid_t uid, char *buf, size_t len)
+{
+	struct passwd *pw = getpwuid(uid);
+
+	if (pw)
+		return pw->pw_name;
+	snprintf(buf, len, "%u", uid);
+	return buf;
+}
+
+const char *group_name(gid_t gid, char *buf, size_t len)
+{
+	struct group *gr = getgrgid(gid);
+
+	if (gr)
+		return gr->gr_name;
+	snprintf(buf, len, "%u", gid);
+	return buf;
+}
+
+struct json_object *region_json(const struct p2p_region *r, bool seed)
+{
+	struct json_object *o = json_object_new_object();
+
+	jadd(o, "pci", json_object_new_string(r->pci));
+	jadd(o, "id", json_object_new_int(r->id));
+	jadd(o, "size", jsize(r->size));
+	jadd(o, "available_size", jsize(r->avail));
+	jadd(o, "align", jsize(r->align));
+	jadd(o, "cache_mode", json_object_new_string(r->cache));
+	if (r->bar >= 0)
+		jadd(o, "bar", json_object_new_int(r->bar));
+	if (seed && r->seed[0])
+		jadd(o, "seed", json_object_new_string(r->seed));
+	return o;
+}
+
+struct json_object *device_json(const struct p2p_device *d, bool extents)
+{
+	struct json_object *o = json_object_new_object(), *a;
+	char buf[32], mode[8];
+	int i;
+
+	jadd(o, "chardev", json_object_new_string(d->name));
+	jadd(o, "size", jsize(d->size));
+	jadd(o, "align", jsize(d->align));
+	jadd(o, "owner", json_object_new_string(user_name(d->uid, buf, sizeof(buf))));
+	jadd(o, "group", json_object_new_string(group_name(d->gid, buf, sizeof(buf))));
+	snprintf(mode, sizeof(mode), "%04o", (unsigned int)d->mode);
+	jadd(o, "mode", json_object_new_string(mode));
+	if (!extents)
+		return o;
+	a = json_object_new_array();
+	for (i = 0; i < d->nr_extents; i++) {
+		struct json_object *e = json_object_new_object();
+
+		jadd(e, "start", jhex(d->extents[i].start));
+		jadd(e, "end", jhex(d->extents[i].end));
+		jadd(e, "page_offset", json_object_new_uint64(d->extents[i].pgoff));
+		json_object_array_add(a, e);
+	}
+	jadd(o, "extents", a);
+	return o;
+}
+
+static int print_device(const char *name)
+{
+	struct p2p_device d;
+	int rc = device_load(name, &d);
+
+	if (rc)
+		return fail("cannot read %s: %s", name, why(rc));
+	struct json_object *o = device_json(&d, false);
+
+	display_json(o);
+	json_object_put(o);
+	return 0;
+}
+
+/* ---- shared option parsing ---------------------------------------------------- */
+
+#define OPT_REGION	{ "region", required_argument, NULL, 'r' }
+#define OPT_SIZE	{ "size", required_argument, NULL, 's' }
+#define OPT_ALIGN	{ "align", required_argument, NULL, 'a' }
+#define OPT_OWNER	{ "owner", required_argument, NULL, 'o' }
+#define OPT_GROUP	{ "group", required_argument, NULL, 'g' }
+#define OPT_MODE	{ "mode", required_argument, NULL, 'm' }
+#define OPT_HUMAN	{ "human", no_argument, NULL, 'u' }
+#define OPT_HELP	{ "help", no_argument, NULL, 'h' }
+#define OPT_END		{ NULL, 0, NULL, 0 }
+
+int parse_owner_opt(int c, const char *arg, struct owner_opts *o)
+{
+	char *end;
+
+	switch (c) {
+	case 'o': {
+		struct passwd *pw = getpwnam(arg);
+		unsigned long v;
+
+		if (pw) {
+			o->uid = pw->pw_uid;
+		} else {
+			errno = 0;
+			v = strtoul(arg, &end, 10);
+			if (!*arg || *end || errno)
+				return fail("no such user '%s'", arg);
+			o->uid = (uid_t)v;
+		}
+		o->set_uid = true;
+		return 0;
+	}
+	case 'g': {
+		struct group *gr = getgrnam(arg);
+		unsigned long v;
+
+		if (gr) {
+			o->gid = gr->gr_gid;
+		} else {
+			errno = 0;
+			v = strtoul(arg, &end, 10);
+			if (!*arg || *end || errno)
+				return fail("no such group '%s'", arg);
+			o->gid = (gid_t)v;
+		}
+		o->set_gid = true;
+		return 0;
+	}
+	case 'm':
+		if (parse_mode(arg, &o->mode))
+			return fail("bad mode '%s' (octal, like 0600)", arg);
+		o->set_mode = true;
+		return 0;
+	}
+	return 1;
+}
+
+int apply_owner(const char *name, const struct owner_opts *o)
+{
+	char node[64];
+
+	snprintf(node, sizeof(node), "/dev/%s", name);
+	if ((o->set_uid || o->set_gid) &&
+	    chown(node, o->set_uid ? o->uid : (uid_t)-1,
+		  o->set_gid ? o->gid : (gid_t)-1))
+		return fail("cannot chown %s: %s", node, why(-errno));
+	if (o->set_mode && chmod(node, o->mode))
+		return fail("cannot chmod %s: %s", node, why(-errno));
+	return 0;
+}
+
+static int load_device_arg(const char *arg, struct p2p_device *d)
+{
+	int r, n, rc;
+
+	if (!arg)
+		return fail("no device given");
+	if (parse_dev_name(arg, &r, &n))
+		return fail("'%s' is not a device name (p2pdaxR.N)", arg);
+	rc = device_load(arg, d);
+	if (rc == -ENOENT)
+		return fail("device %s not found", arg);
+	if (rc)
+		return fail("cannot read %s: %s", arg, why(rc));
+	return 0;
+}
+
+/* a size store, with the errno explained */
+int write_size(const struct p2p_device *d, uint64_t size)
+{
+	char p[PATH_MAX];
+	int rc;
+
+	snprintf(p, sizeof(p), SYS_P2PDAX "/%s/size", d->name);
+	rc = sysfs_writef(p, "%" PRIu64, size);
+	switch (-rc) {
+	case 0:
+		return 0;
+	case ENOSPC:
+		return fail("not enough free space for %s at align %" PRIu64 " (see available_size)",
+			    d->name, d->align);
+	case EBUSY:
+		return fail("%s has pinned pages in the range to give up (an RDMA registration or I/O in flight; see dmesg)",
+			    d->name);
+	case EINVAL:
+		return fail("size %" PRIu64 " is not a multiple of %s's align %" PRIu64,
+			    size, d->name, d->align);
+	case ENXIO:
+	case ENODEV:
+		return fail("%s was deleted", d->name);
+	default:
+		return fail("cannot size %s: %s", d->name, why(rc));
+	}
+}
+
+/* ---- list ------------------------------------------------------------------------ */
+
+static const char list_usage[] =
+	"p2pctl list [-r REGION] [-d DEVICE] [-D] [-M] [-i] [-u]";
+
+static int cmd_list(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		OPT_REGION, { "device", required_argument, NULL, 'd' },
+		{ "devices", no_argument, NULL, 'D' },
+		{ "mappings", no_argument, NULL, 'M' },
+		{ "idle", no_argument, NULL, 'i' }, OPT_HUMAN, OPT_HELP, OPT_END,
+	};
+	static struct p2p_region regions[P2PCTL_MAX_REGIONS];
+	static struct p2p_device devs[P2PCTL_MAX_DEVICES];
+	const char *rspec = NULL, *dspec = NULL;
+	bool show_devs = false, maps = false, idle = false;
+	struct json_object *out;
+	int c, nr, nd, i, j, r, n, found = 0;
+
+	while ((c = getopt_long(argc, argv, "r:d:DMiuh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'r': rspec = optarg; break;
+		case 'd': dspec = optarg; break;
+		case 'D': show_devs = true; break;
+		case 'M': maps = show_devs = true; break;
+		case 'i': idle = show_devs = true; break;
+		case 'u': human = true; break;
+		case 'h': printf("usage: %s\n", list_usage); return 0;
+		default: return usage_error(list_usage, "bad option");
+		}
+	}
+	if (optind < argc)
+		return usage_error(list_usage, "unexpected argument '%s'", argv[optind]);
+	if (dspec && parse_dev_name(dspec, &r, &n))
+		return fail("'%s' is not a device name (p2pdaxR.N)", dspec);
+
+	if (rspec) {
+		int rc = region_find(rspec, &regions[0]);
+
+		if (rc == -EINVAL)
+			return fail("'%s' is neither a region id nor a PCI address", rspec);
+		if (rc)
+			return fail("region %s not found", rspec);
+		nr = 1;
+	} else {
+		nr = regions_scan(regions, P2PCTL_MAX_REGIONS);
+		if (nr < 0)
+			return fail("cannot scan regions: %s", why(nr));
+	}
+
+	out = json_object_new_array();
+	for (i = 0; i < nr; i++) {
+		struct json_object *jr, *jd = NULL;
+
+		nd = devices_scan(regions[i].id, devs, P2PCTL_MAX_DEVICES);
+		for (j = 0; j < nd; j++) {
+			if (dspec && strcmp(devs[j].name, dspec))
+				continue;
+			if (!dspec && !idle && !devs[j].size)
+				continue;
+			found++;
+			if (dspec) {
+				json_object_array_add(out, device_json(&devs[j], maps));
+				continue;
+			}
+			if (!jd)
+				jd = json_object_new_array();
+			json_object_array_add(jd, device_json(&devs[j], maps));
+		}
+		if (dspec)
+			continue;
+		jr = region_json(&regions[i], idle);
+		if (show_devs)
+			jadd(jr, "devices", jd ? jd : json_object_new_array());
+		else
+			json_object_put(jd);
+		json_object_array_add(out, jr);
+	}
+	if (dspec && !found) {
+		json_object_put(out);
+		return fail("device %s not found", dspec);
+	}
+	display_json(out);
+	json_object_put(out);
+	return 0;
+}
+
+/* ---- bind / unbind ------------------------------------------------------------------ */
+
+int pci_driver(const char *pci, char *drv, size_t len)
+{
+	char p[PATH_MAX], target[PATH_MAX];
+	ssize_t n;
+
+	snprintf(p, sizeof(p), SYS_PCI "/%s/driver", pci);
+	n = readlink(p, target, sizeof(target) - 1);
+	if (n < 0) {
+		drv[0] = 0;
+		return 0;
+	}
+	target[n] = 0;
+	snprintf(drv, len, "%s", strrchr(target, '/') + 1);
+	return 0;
+}
+
+/* the kernel's last message about @pci since @fd was opened, if any */
+static void kmsg_about(int fd, const char *pci, char *out, size_t len)
+{
+	char rec[1024], pat[64];
+	ssize_t n;
+
+	out[0] = 0;
+	if (fd < 0)
+		return;
+	snprintf(pat, sizeof(pat), "iopmem %s: ", pci);
+	while ((n = read(fd, rec, sizeof(rec) - 1)) > 0 || (n < 0 && errno == EPIPE)) {
+		char *msg, *nl;
+
+		if (n <= 0)
+			continue;
+		rec[n] = 0;
+		msg = strchr(rec, ';');
+		if (!msg)
+			continue;
+		nl = strchr(++msg, '\n');
+		if (nl)
+			*nl = 0;
+		if (strstr(msg, pat))
+			snprintf(out, len, "%s", strstr(msg, pat) + strlen(pat));
+	}
+}
+
+static int print_region(const char *pci)
+{
+	struct p2p_region r;
+	int rc = region_load(pci, &r);
+
+	if (rc)
+		return fail("cannot read the region of %s: %s", pci, why(rc));
+	struct json_object *o = region_json(&r, true);
+
+	display_json(o);
+	json_object_put(o);
+	return 0;
+}
+
+int do_bind(const char *pci, int bar, const char *cache, bool quiet)
+{
+	char p[PATH_MAX], drv[64], old_bar[16] = "", old_cache[8] = "", msg[512];
+	int rc, kfd;
+
+	snprintf(p, sizeof(p), SYS_PCI "/%s", pci);
+	if (access(p, F_OK))
+		return fail("no PCI device %s", pci);
+	if (access(SYS_IOPMEM, F_OK))
+		return fail("the iopmem driver is not loaded (modprobe iopmem)");
+	pci_driver(pci, drv, sizeof(drv));
+	if (!strcmp(drv, "iopmem"))
+		return quiet ? 0 : print_region(pci);
+	if (drv[0])
+		return fail("%s is bound to %s; unbind it first", pci, drv);
+
+	if (bar >= 0) {
+		sysfs_read("/sys/module/iopmem/parameters/bar", old_bar, sizeof(old_bar));
+		rc = sysfs_writef("/sys/module/iopmem/parameters/bar", "%d", bar);
+		if (rc)
+			return fail("cannot select BAR %d: %s", bar, why(rc));
+	}
+	if (cache && cache[0]) {
+		sysfs_read("/sys/module/iopmem/parameters/cache", old_cache, sizeof(old_cache));
+		rc = sysfs_write("/sys/module/iopmem/parameters/cache", cache);
+		if (rc) {
+			rc = fail("cannot select cache mode %s: %s", cache, why(rc));
+			goto restore;
+		}
+	}
+	snprintf(p, sizeof(p), SYS_PCI "/%s/driver_override", pci);
+	rc = sysfs_write(p, "iopmem");
+	if (rc) {
+		rc = fail("cannot set driver_override of %s: %s", pci, why(rc));
+		goto restore;
+	}
+	kfd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (kfd >= 0)
+		lseek(kfd, 0, SEEK_END);
+	rc = sysfs_write(SYS_IOPMEM "/bind", pci);
+	if (rc) {
+		kmsg_about(kfd, pci, msg, sizeof(msg));
+		sysfs_write(p, "\n");
+		rc = fail("binding %s failed: %s%s%s", pci, why(rc),
+			  msg[0] ? ": " : "", msg);
+	}
+	if (kfd >= 0)
+		close(kfd);
+restore:
+	if (old_bar[0])
+		sysfs_write("/sys/module/iopmem/parameters/bar", old_bar);
+	if (old_cache[0])
+		sysfs_write("/sys/module/iopmem/parameters/cache", old_cache);
+	if (rc)
+		return rc;
+	return quiet ? 0 : print_region(pci);
+}
+
+static const char bind_usage[] = "p2pctl bind PCI_ADDR [--bar N]";
+
+static int cmd_bind(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "bar", required_argument, NULL, 'b' }, OPT_HELP, OPT_END,
+	};
+	char pci[13], *end;
+	int c, bar = -1;
+
+	while ((c = getopt_long(argc, argv, "b:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'b':
+			bar = (int)strtol(optarg, &end, 10);
+			if (!*optarg || *end || bar < 0 || bar > 5)
+				return usage_error(bind_usage, "--bar takes 0-5, not '%s'", optarg);
+			break;
+		case 'h': printf("usage: %s\n", bind_usage); return 0;
+		default: return usage_error(bind_usage, "bad option");
+		}
+	}
+	if (optind + 1 != argc)
+		return usage_error(bind_usage, "one PCI address expected");
+	if (parse_pci_addr(argv[optind], pci))
+		return fail("'%s' is not a PCI address (like 0000:01:00.0)", argv[optind]);
+	return do_bind(pci, bar, NULL, false);
+}
+
+static const char unbind_usage[] = "p2pctl unbind PCI_ADDR";
+
+static int cmd_unbind(int argc, char **argv)
+{
+	char pci[13], drv[64], p[PATH_MAX];
+	int rc;
+
+	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+		printf("usage: %s\n", unbind_usage);
+		return 0;
+	}
+	if (argc != 2)
+		return usage_error(unbind_usage, "one PCI address expected");
+	if (parse_pci_addr(argv[1], pci))
+		return fail("'%s' is not a PCI address (like 0000:01:00.0)", argv[1]);
+	snprintf(p, sizeof(p), SYS_PCI "/%s", pci);
+	if (access(p, F_OK))
+		return fail("no PCI device %s", pci);
+	pci_driver(pci, drv, sizeof(drv));
+	if (strcmp(drv, "iopmem"))
+		return fail("%s is not bound to iopmem", pci);
+	rc = sysfs_write(SYS_IOPMEM "/unbind", pci);
+	if (rc)
+		return fail("cannot unbind %s: %s", pci, why(rc));
+	snprintf(p, sizeof(p), SYS_PCI "/%s/driver_override", pci);
+	sysfs_write(p, "\n");
+	return 0;
+}
+
+/* ---- devices ------------------------------------------------------------------------- */
+
+/* the region's seed, planting one if needed */
+static int region_seed(struct p2p_region *r, char *seed, size_t len)
+{
+	char p[PATH_MAX];
+	int rc;
+
+	if (!r->seed[0]) {
+		snprintf(p, sizeof(p), SYS_PCI "/%s/dax_region/create", r->pci);
+		rc = sysfs_write(p, "1");
+		if (rc == -ENOSPC)
+			return fail("region %d is full", r->id);
+		if (rc)
+			return fail("cannot create a device in region %d: %s", r->id, why(rc));
+		rc = region_load(r->pci, r);
+		if (rc || !r->seed[0])
+			return fail("region %d has no seed", r->id);
+	}
+	snprintf(seed, len, "%s", r->seed);
+	return 0;
+}
+
+static const char create_usage[] =
+	"p2pctl create-device -r REGION -s SIZE|all [-a ALIGN] [--owner USER] [--group GROUP] [--mode MODE]";
+
+static int cmd_create(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		OPT_REGION, OPT_SIZE, OPT_ALIGN, OPT_OWNER, OPT_GROUP, OPT_MODE,
+		OPT_HUMAN, OPT_HELP, OPT_END,
+	};
+	const char *rspec = NULL, *sspec = NULL, *aspec = NULL;
+	struct owner_opts own = { 0 };
+	char seed[32], p[PATH_MAX];
+	uint64_t size, align = 0, old_align;
+	struct p2p_region r;
+	struct p2p_device d;
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "r:s:a:o:g:m:uh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'r': rspec = optarg; break;
+		case 's': sspec = optarg; break;
+		case 'a': aspec = optarg; break;
+		case 'u': human = true; break;
+		case 'o': case 'g': case 'm':
+			if (parse_owner_opt(c, optarg, &own))
+				return 1;
+			break;
+		case 'h': printf("usage: %s\n", create_usage); return 0;
+		default: return usage_error(create_usage, "bad option");
+		}
+	}
+	if (optind < argc)
+		return usage_error(create_usage, "unexpected argument '%s'", argv[optind]);
+	if (!rspec || !sspec)
+		return usage_error(create_usage, "-r REGION and -s SIZE are required");
+	rc = parse_size(sspec, true, &size);
+	if (rc)
+		return fail("bad size '%s'%s", sspec, rc == -ERANGE ? " (too large)" : " (a number with K, M, G or T, or \"all\")");
+	if (size == 0)
+		return fail("size must not be 0");
+	if (aspec && parse_align(aspec, &align))
+		return fail("bad align '%s' (4K, 2M or 1G)", aspec);
+	rc = region_find(rspec, &r);
+	if (rc == -EINVAL)
+		return fail("'%s' is neither a region id nor a PCI address", rspec);
+	if (rc)
+		return fail("region %s not found", rspec);
+	if (align > r.align)
+		return fail("align %" PRIu64 " is larger than region %d allows (%" PRIu64 ")", align, r.id, r.align);
+	if (region_seed(&r, seed, sizeof(seed)))
+		return 1;
+	rc = device_load(seed, &d);
+	if (rc)
+		return fail("cannot read %s: %s", seed, why(rc));
+	old_align = d.align;
+	if (align && align != d.align) {
+		snprintf(p, sizeof(p), SYS_P2PDAX "/%s/align", seed);
+		rc = sysfs_writef(p, "%" PRIu64, align);
+		if (rc)
+			return fail("cannot set the align of %s: %s", seed, why(rc));
+		d.align = align;
+	}
+	if (size == SIZE_ALL) {
+		size = r.avail / d.align * d.align;
+		if (!size) {
+			rc = fail("region %d has no free space at align %" PRIu64, r.id, d.align);
+			goto restore_align;
+		}
+	}
+	if (write_size(&d, size)) {
+		rc = 1;
+		goto restore_align;
+	}
+	if (apply_owner(seed, &own))
+		return 1;
+	return print_device(seed);
+
+restore_align:
+	if (d.align != old_align) {
+		snprintf(p, sizeof(p), SYS_P2PDAX "/%s/align", seed);
+		sysfs_writef(p, "%" PRIu64, old_align);
+	}
+	return rc;
+}
+
+static const char resize_usage[] = "p2pctl resize-device DEVICE -s SIZE|all";
+
+static int cmd_resize(int argc, char **argv)
+{
+	static const struct option opts[] = { OPT_SIZE, OPT_HUMAN, OPT_HELP, OPT_END };
+	const char *sspec = NULL;
+	struct p2p_device d;
+	struct p2p_region r;
+	char rid[16];
+	uint64_t size;
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "s:uh", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': sspec = optarg; break;
+		case 'u': human = true; break;
+		case 'h': printf("usage: %s\n", resize_usage); return 0;
+		default: return usage_error(resize_usage, "bad option");
+		}
+	}
+	if (optind + 1 != argc || !sspec)
+		return usage_error(resize_usage, "DEVICE and -s SIZE are required");
+	rc = parse_size(sspec, true, &size);
+	if (rc)
+		return fail("bad size '%s'%s", sspec, rc == -ERANGE ? " (too large)" : " (a number with K, M, G or T, or \"all\")");
+	if (load_device_arg(argv[optind], &d))
+		return 1;
+	if (size == SIZE_ALL) {
+		snprintf(rid, sizeof(rid), "%d", d.region);
+		if (region_find(rid, &r))
+			return fail("region %d not found", d.region);
+		size = d.size + r.avail / d.align * d.align;
+	}
+	if (write_size(&d, size))
+		return 1;
+	return print_device(d.name);
+}
+
+/* shrink to 0, then delete */
+int destroy(const struct p2p_device *d)
+{
+	char rid[16], p[PATH_MAX];
+	struct p2p_region r;
+	int rc;
+
+	snprintf(rid, sizeof(rid), "%d", d->region);
+	if (region_find(rid, &r))
+		return fail("region %d not found", d->region);
+	if (!strcmp(r.seed, d->name))
+		return fail("%s is region %d's seed and cannot be destroyed", d->name, r.id);
+	if (d->size && write_size(d, 0))
+		return 1;
+	snprintf(p, sizeof(p), SYS_PCI "/%s/dax_region/delete", r.pci);
+	rc = sysfs_write(p, d->name);
+	if (rc)
+		return fail("cannot delete %s: %s", d->name, why(rc));
+	return 0;
+}
+
+static const char destroy_usage[] = "p2pctl destroy-device DEVICE";
+
+static int cmd_destroy(int argc, char **argv)
+{
+	struct p2p_device d;
+
+	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+		printf("usage: %s\n", destroy_usage);
+		return 0;
+	}
+	if (argc != 2)
+		return usage_error(destroy_usage, "one device expected");
+	if (load_device_arg(argv[1], &d))
+		return 1;
+	return destroy(&d);
+}
+
+static const char owner_usage[] =
+	"p2pctl set-owner DEVICE [--owner USER] [--group GROUP] [--mode MODE]";
+
+static int cmd_set_owner(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		OPT_OWNER, OPT_GROUP, OPT_MODE, OPT_HELP, OPT_END,
+	};
+	struct owner_opts own = { 0 };
+	struct p2p_device d;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "o:g:m:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o': case 'g': case 'm':
+			if (parse_owner_opt(c, optarg, &own))
+				return 1;
+			break;
+		case 'h': printf("usage: %s\n", owner_usage); return 0;
+		default: return usage_error(owner_usage, "bad option");
+		}
+	}
+	if (optind + 1 != argc)
+		return usage_error(owner_usage, "one device expected");
+	if (!own.set_uid && !own.set_gid && !own.set_mode)
+		return usage_error(owner_usage, "nothing to set: give --owner, --group or --mode");
+	if (load_device_arg(argv[optind], &d))
+		return 1;
+	if (apply_owner(d.name, &own))
+		return 1;
+	return print_device(d.name);
+}
+
+/* ---- save / apply ----------------------------------------------------------------------- */
+
+/* ---- main --------------------------------------------------------------------------------- */
+
+struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *usage;
+	const char *help;
+};
+
+static const struct command commands[] = {
+	{ "list", cmd_list, list_usage, "show regions and devices as JSON (-D devices, -M extents, -i idle, -u human units)" },
+	{ "bind", cmd_bind, bind_usage, "bind a PCI card to iopmem" },
+	{ "unbind", cmd_unbind, unbind_usage, "unbind a card (waits for pinned pages)" },
+	{ "create-device", cmd_create, create_usage, "carve a new device (prints it as JSON)" },
+	{ "resize-device", cmd_resize, resize_usage, "grow or shrink a device" },
+	{ "destroy-device", cmd_destroy, destroy_usage, "shrink a device to 0 and delete it" },
+	{ "set-owner", cmd_set_owner, owner_usage, "set a device node's owner, group and mode" },
+	{ "save", cmd_save, save_usage, "write the whole layout as JSON (stdout by default)" },
+	{ "apply", cmd_apply, apply_usage, "recreate a saved layout (idempotent)" },
+};
+
+static void help(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "usage: p2pctl COMMAND [OPTIONS]\n\n"
+		"Administer iopmem cards and their p2pdax devices.\n\n");
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %s\n      %s\n", commands[i].usage, commands[i].help);
+	fprintf(f, "\nSIZE: bytes, or with K, M, G, T (binary).  REGION: region id or PCI address.\n"
+		"'p2pctl COMMAND --help' shows one command; see p2pctl(8).\n");
+}
+
+int main(int argc, char **argv)
+{
+	size_t i;
+
+	if (argc < 2) {
+		help(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		help(stdout);
+		return 0;
+	}
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (!strcmp(argv[1], commands[i].name)) {
+			cmd_name = commands[i].name;
+			return commands[i].fn(argc - 1, argv + 1);
+		}
+	}
+	fprintf(stderr, "p2pctl: unknown command '%s'\n\n", argv[1]);
+	help(stderr);
+	return 2;
+}
