@@ -98,7 +98,11 @@ build/tests/unit/test_p2pctl: tests/unit/test_p2pctl.c tools/p2pctl/util.c tools
 	@mkdir -p $(dir $@)
 	$(CC) $(P2PCTL_CFLAGS) -Itools/p2pctl -o $@ $< tools/p2pctl/util.c $(P2PCTL_LIBS)
 
-TEST_BINS := $(patsubst tests/bin/%.c,build/tests/%,$(wildcard tests/bin/*.c))
+build/tests/p2prdma: tests/rdma/p2prdma.c
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -o $@ $< -libverbs
+
+TEST_BINS := build/tests/p2prdma $(patsubst tests/bin/%.c,build/tests/%,$(wildcard tests/bin/*.c))
 
 tests-bin: $(TEST_BINS) $(UNIT_TESTS)
 

@@ -123,7 +123,7 @@ static int cmd_fcheck(char **a)
 {
 	uint64_t foff = num(a[1]), len = num(a[2]), seed = num(a[3]);
 	uint64_t doff = num(a[4]), done = 0, i;
-	static uint64_t buf[1 << 16];
+	static uint8_t buf[1 << 19];
 	int fd = open(a[0], O_RDONLY);
 
 	if (fd < 0) {
@@ -134,18 +134,20 @@ static int cmd_fcheck(char **a)
 		size_t want = len - done < sizeof(buf) ? len - done : sizeof(buf);
 		ssize_t n = pread(fd, buf, want, foff + done);
 
-		if (n <= 0 || n % 8) {
+		if (n <= 0) {
 			fprintf(stderr, "p2pmap: short read of %s at %#" PRIx64 "\n",
 				a[0], foff + done);
 			return 1;
 		}
-		for (i = 0; i < (uint64_t)n / 8; i++) {
-			uint64_t d = doff + done + i * 8;
+		/* byte by byte: ranges need not be word aligned */
+		for (i = 0; i < (uint64_t)n; i++) {
+			uint64_t d = doff + done + i;
+			uint8_t want_b = pattern(seed, d & ~7ULL) >> (8 * (d & 7));
 
-			if (buf[i] != pattern(seed, d)) {
+			if (buf[i] != want_b) {
 				printf("mismatch in %s at file offset %#" PRIx64
 				       " (device offset %#" PRIx64 ")\n",
-				       a[0], foff + done + i * 8, d);
+				       a[0], foff + done + i, d);
 				return 1;
 			}
 		}

@@ -1,0 +1,89 @@
+#!/bin/bash
+# vm: --bar 256M
+# Peer DMA by RDMA (soft-RoCE, RC QPs in loopback) into and out of carved
+# devices, checked in the card's host backing file: sizes from 4 KiB to
+# 64 MiB, unaligned offsets, a device of three extents; tenant separation;
+# perftest with --mmap on the server side.
+. "$(dirname "$0")/../common"
+guest_only
+rxe_setup >/dev/null 2>&1 || skip_all "rdma_rxe unavailable"
+
+a=$(card 0)
+R=$(region_dir "$a")
+M=$MiB
+p2p_load
+p2p_bind "$a"
+id=$(region_attr "$a" id)
+d0=p2pdax$id.0 A=p2pdax$id.1 B=p2pdax$id.2
+set_size "$d0" $((16 * M))
+set_size "$A" $((32 * M))
+set_size "$B" $((16 * M))
+set_size "$d0" 0
+echo "$d0" >"$R/delete"
+set_size "$A" $((64 * M))
+check_eq "tenant A spans three extents" 3 "$(nr_extents "$A")"
+"$BIN/p2pmap" fill "/dev/$B" 0 $((16 * M)) 77
+RD=$BIN/p2prdma
+
+# rdma_write WHAT OFF LEN SEED: RDMA WRITE + READ, then the host file check
+rdma_write() {
+	local out
+	if out=$("$RD" -s "$3" -o "$2" -S "$4" write "/dev/$A"); then
+		pass "RDMA write+read $1 ($out)"
+	else
+		fail "RDMA write+read $1" "$out"
+		return
+	fi
+	check "$1: bytes in the host file at the extents" check_range "$a" "$A" "$4" "$2" "$3"
+}
+rdma_write "4 KiB at 0" 0 4096 11
+rdma_write "64 KiB at an unaligned offset" 4097 65536 12
+rdma_write "1 MiB at offset 123" 123 $((1 * M)) 13
+rdma_write "1 MiB across extents 0 and 1" $((32 * M - 5000)) $((1 * M)) 14
+rdma_write "8 MiB across extents 1 and 2" $((44 * M)) $((8 * M)) 15
+rdma_write "64 MiB, all three extents" 0 $((64 * M)) 16
+
+# reverse_ WHAT OFF LEN SEED: the device as the source
+reverse_() {
+	local out
+	if out=$("$RD" -s "$3" -o "$2" -S "$4" reverse "/dev/$A"); then
+		pass "RDMA from the device $1 ($out)"
+	else
+		fail "RDMA from the device $1" "$out"
+	fi
+}
+reverse_ "4 KiB at 0" 0 4096 21
+reverse_ "100000 bytes at offset 777" 777 100000 22
+reverse_ "4 MiB across extents" $((30 * M)) $((4 * M)) 23
+
+# ---- tenant separation ------------------------------------------------------------
+out=$("$RD" -s 8192 -o $((64 * M - 4096)) pastend "/dev/$A" || true)
+check_eq "RDMA past the end of A's MR: remote access error" "pastend: remote access error" "$out"
+out=$("$RD" -s 4096 -o $((64 * M)) pastend "/dev/$A" || true)
+check_eq "RDMA just beyond A's MR: remote access error" "pastend: remote access error" "$out"
+check "tenant B's bytes intact in the host file" check_bytes "$a" "$B" 77
+check "the refused write left A's last page as it was" check_range "$a" "$A" 16 $((64 * M - 4096)) 4096
+check "A's other bytes as last written" check_range "$a" "$A" 16 $((1 * M)) $((28 * M))
+pin_start "/dev/$A" $((64 * M))
+check_store "shrink A while its MR is registered: EBUSY" EBUSY "$(dsys "$A")/size" $((32 * M))
+check_eq "A unchanged" $((64 * M)) "$(dsize "$A")"
+pin_stop
+
+# ---- perftest: the carved device as the server's buffer --------------------------------
+# perftest --mmap maps 2 x size: 1 MiB messages make one 2 MiB-aligned mapping
+perf() {
+	local tool=$1 dev=$2 srv cl rc
+	"$tool" -d rxe0 -x 1 -F -s $((1 * M)) -n 20 --mmap="$dev" >/run/iopmem/srv.log 2>&1 &
+	srv=$!
+	sleep 1
+	cl=$(timeout 120 "$tool" -d rxe0 -x 1 -F -s $((1 * M)) -n 20 192.0.2.1 2>&1) || rc=$?
+	wait "$srv" || rc=$?
+	echo "$cl" | awk '$1 == 1048576 { print $4 }'
+	return "${rc:-0}"
+}
+for t in ib_write_bw ib_read_bw; do
+	bw=$(perf "$t" "/dev/$B") || true
+	check_match "$t into a carved device: bandwidth reported ($bw MB/s)" '^[0-9]+\.[0-9]+$' "$bw"
+done
+p2p_unbind "$a"
+p2p_unload
