@@ -22,6 +22,10 @@
  *                                     last page below NEWSIZE and write the
  *                                     first page above; print what the child
  *                                     got ("child: signal BUS" is expected)
+ *   p2pmap dio read|write DEV OFF LEN BLK BOFF
+ *                                     O_DIRECT I/O between the block device
+ *                                     BLK at BOFF and DEV's mapping at OFF
+ *                                     (read: BLK -> DEV; write: DEV -> BLK)
  *   p2pmap hold DEV LEN               map and write LEN bytes, print "mapped",
  *                                     wait for end of file on stdin, write
  *                                     again and print "OK" or "SIGBUS"
@@ -259,6 +263,55 @@ static int cmd_revoke(char **a)
 	return 0;
 }
 
+static int cmd_dio(char **a)
+{
+	uint64_t off = num(a[2]), len = num(a[3]), boff = num(a[5]);
+	uint64_t done = 0, size = 0;
+	int rd = !strcmp(a[0], "read"), fd;
+	char path[256], buf[64];
+	FILE *f;
+	char *p;
+
+	if (!rd && strcmp(a[0], "write")) {
+		fprintf(stderr, "p2pmap dio: read or write\n");
+		return 2;
+	}
+	/* map the whole device: any sub-range then has a valid address */
+	snprintf(path, sizeof(path), "/sys/class/p2pdax/%s/size",
+		 strrchr(a[1], '/') ? strrchr(a[1], '/') + 1 : a[1]);
+	f = fopen(path, "r");
+	if (f && fgets(buf, sizeof(buf), f))
+		size = strtoull(buf, NULL, 0);
+	if (f)
+		fclose(f);
+	if (!size)
+		size = off + len;
+	p = map(a[1], 0, size, PROT_READ | PROT_WRITE);
+	p += off;
+	fd = open(a[4], (rd ? O_RDONLY : O_WRONLY) | O_DIRECT);
+	if (fd < 0) {
+		fprintf(stderr, "p2pmap: open %s: %s\n", a[4], strerror(errno));
+		return 1;
+	}
+	while (done < len) {
+		ssize_t n = rd ? pread(fd, p + done, len - done, boff + done)
+			       : pwrite(fd, p + done, len - done, boff + done);
+
+		if (n <= 0) {
+			fprintf(stderr, "p2pmap: O_DIRECT %s: %s\n", a[0],
+				n ? strerror(errno) : "short transfer");
+			return 1;
+		}
+		done += n;
+	}
+	if (!rd && fsync(fd)) {
+		fprintf(stderr, "p2pmap: fsync: %s\n", strerror(errno));
+		return 1;
+	}
+	close(fd);
+	return 0;
+}
+
 static sigjmp_buf bus_jmp;
 
 static void on_sigbus(int sig)
@@ -308,6 +361,8 @@ int main(int argc, char **argv)
 		return cmd_touch(a);
 	if (!strcmp(cmd, "mmap") && (n == 3 || n == 4))
 		return cmd_mmap(a, n);
+	if (!strcmp(cmd, "dio") && n == 6)
+		return cmd_dio(a);
 	if (!strcmp(cmd, "hold") && n == 2)
 		return cmd_hold(a);
 	if (!strcmp(cmd, "revoke") && n == 3)

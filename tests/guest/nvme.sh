@@ -1,0 +1,58 @@
+#!/bin/bash
+# vm: --bar 256M --nvme 64M
+# Peer DMA by QEMU's NVMe device with O_DIRECT: a read from the drive lands
+# in a carved mapping (checked in the card's host backing file) and a write
+# from a carved mapping lands on the drive (checked in the host disk image).
+. "$(dirname "$0")/../common"
+guest_only
+
+modprobe nvme
+for _ in $(seq 50); do [ -b /dev/nvme0n1 ] && break; sleep 0.1; done
+[ -b /dev/nvme0n1 ] || skip_all "no NVMe namespace"
+NV=/dev/nvme0n1
+IMG=$IOPMEM_OUTDIR/nvme.img
+
+a=$(card 0)
+R=$(region_dir "$a")
+M=$MiB
+p2p_load
+p2p_bind "$a"
+id=$(region_attr "$a" id)
+d0=p2pdax$id.0 T=p2pdax$id.1 d2=p2pdax$id.2
+# a tenant device of two extents: T = [16M, 32M) + [0, 16M)
+set_size "$d0" $((16 * M))
+set_size "$T" $((16 * M))
+set_size "$d2" $((8 * M))
+set_size "$d0" 0
+echo "$d0" >"$R/delete"
+set_size "$T" $((32 * M))
+check_eq "tenant device spans two extents" 2 "$(nr_extents "$T")"
+
+# ---- NVMe -> carved device ----------------------------------------------------------
+# the drive's bytes [8M, 24M) carry the pattern of the same offsets
+"$BIN/p2pmap" fill "$NV" $((8 * M)) $((16 * M)) 31
+sync
+echo 3 >/proc/sys/vm/drop_caches
+check "O_DIRECT read from NVMe into the carved mapping" \
+	"$BIN/p2pmap" dio read "/dev/$T" $((8 * M)) $((16 * M)) "$NV" $((8 * M))
+check "the DMA'd bytes are in the BAR's host file, across both extents" \
+	check_range "$a" "$T" 31 $((8 * M)) $((16 * M))
+check "device bytes outside the DMA range still read zero" "$BIN/p2pmap" zero "/dev/$T" 0 $((4 * M))
+"$BIN/p2pmap" fill "$NV" $((30 * M)) 4096 31
+sync
+echo 3 >/proc/sys/vm/drop_caches
+check "O_DIRECT read of 7 sectors into the middle of a page" \
+	"$BIN/p2pmap" dio read "/dev/$T" $((30 * M + 512)) 3584 "$NV" $((30 * M + 512))
+check "those sectors are in the host file" check_range "$a" "$T" 31 $((30 * M + 512)) 3584
+
+# ---- carved device -> NVMe --------------------------------------------------------------
+"$BIN/p2pmap" fill "/dev/$T" $((12 * M)) $((12 * M)) 41
+check "O_DIRECT write from the carved mapping to NVMe" \
+	"$BIN/p2pmap" dio write "/dev/$T" $((12 * M)) $((12 * M)) "$NV" $((12 * M))
+check "the bytes are in the host disk image" \
+	"$BIN/p2pmap" fcheck "$IMG" $((12 * M)) $((12 * M)) 41 $((12 * M))
+check "the image outside the written range is untouched" \
+	"$BIN/p2pmap" fcheck "$IMG" $((8 * M)) $((4 * M)) 31 $((8 * M))
+check_region "peer DMA" "$a"
+p2p_unbind "$a"
+p2p_unload
