@@ -102,7 +102,11 @@ build/tests/p2prdma: tests/rdma/p2prdma.c
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -o $@ $< -libverbs
 
-TEST_BINS := build/tests/p2prdma $(patsubst tests/bin/%.c,build/tests/%,$(wildcard tests/bin/*.c))
+build/tests/p2pbench: bench/p2pbench.c
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -o $@ $< -libverbs
+
+TEST_BINS := build/tests/p2prdma build/tests/p2pbench $(patsubst tests/bin/%.c,build/tests/%,$(wildcard tests/bin/*.c))
 
 tests-bin: $(TEST_BINS) $(UNIT_TESTS)
 

@@ -88,5 +88,5 @@ check "rmmod dax_core refused while a device is open" sh -c '! rmmod dax_core 2>
 exec {HOLD[1]}>&-
 read -r line <&"${HOLD[0]}"
 check_eq "the mapping gets SIGBUS after the driver is gone" SIGBUS "$line"
-wait "$HOLD_PID" || true
+save_pid=${HOLD_PID:-}; [ -z "$save_pid" ] || wait "$save_pid" 2>/dev/null || true
 check "rmmod dax_core once closed" rmmod dax_core
