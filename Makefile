@@ -19,7 +19,7 @@ KSRC := $(shell find drivers include -name '*.[ch]' ! -name '*.mod.c' ! -name co
 # LINUX_VERSION_CODE is allowed.
 KSRC_COMPAT := $(shell find drivers include -name compat.h | sort)
 
-.PHONY: all modules tools clean check check-host check-guest demo lint \
+.PHONY: all modules tools clean check check-host check-guest demo bench lint \
 	checkpatch sparse install modules_install deps help tests-bin install-tools
 
 all: modules tools
@@ -114,6 +114,11 @@ check:
 	scripts/install-deps.sh
 	$(MAKE) all tests-bin
 	tests/run-tests
+
+bench:
+	scripts/install-deps.sh
+	$(MAKE) all tests-bin
+	QUICK=$(QUICK) bench/run
 
 demo:
 	scripts/install-deps.sh

@@ -1,0 +1,163 @@
+#!/bin/bash
+# The guest half of `make bench` (runs inside run-vm, see bench/run).
+# Every figure is measured for p2pdax and, in the same boot, for upstream
+# device-dax on legacy pmem (memmap=SIZE!OFFSET, ndctl devdax), and printed
+# as a ratio.  QUICK=1 shrinks sizes and repetitions.
+set -uo pipefail
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=../tests/common
+. "$TOP/tests/common"
+trap - EXIT ERR
+set +e
+PB=$BIN/p2pbench
+Q=${QUICK:-0}
+REPS=5
+[ "$Q" = 1 ] && REPS=3
+M=$MiB G=$GiB
+OUT=$IOPMEM_RESULTS/bench.txt
+: >"$OUT"
+
+rows=()
+# row ID MEASURE P2PDAX DEVDAX [SPREAD]: one table line (ratio computed)
+row() {
+	local ratio=n/a
+	if [[ $3 =~ ^[0-9.]+$ ]] && [[ $4 =~ ^[0-9.]+$ ]] && [ "$(echo "$4 > 0" | bc)" = 1 ]; then
+		ratio=$(echo "scale=3; $3 / $4" | bc | sed 's/^\./0./')
+	fi
+	rows+=("$1|$2|$3|$4|$ratio|${5:-}")
+	echo "bench: $1 $2: p2pdax=$3 device-dax=$4 ratio=$ratio ${5:-}" >&2
+}
+kv() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p"; }
+spread() { echo "$1" | awk '{ for (i = 1; i <= NF; i++) { split($i, a, "="); v[a[1]] = a[2] } print v["'"$2"'_min"] "-" v["'"$2"'_max"] }'; }
+
+# ---- setup: a 2 GiB card, and device-dax namespaces at 1G, 2M and 4K ----------
+a=$(card 0)
+p2p_load
+p2p_bind "$a" || { echo "bench: cannot bind the card" >&2; exit 1; }
+R=$(region_dir "$a")
+modprobe -a nd_e820 nd_pmem dax_pmem device_dax
+sleep 1
+declare -A DAX=()
+i=0
+for al in 1G 2M 4K; do
+	ndctl create-namespace -f -e namespace$i.0 -m devdax -a $al -M mem >/dev/null 2>&1 ||
+		echo "bench: device-dax namespace$i.0 at $al failed" >&2
+	i=$((i + 1))
+done
+while read -r dev al; do DAX[$al]=/dev/$dev; done < <(daxctl list |
+	python3 -c 'import json,sys; [print(d["chardev"], d["align"]) for d in json.load(sys.stdin)]')
+dax() { echo "${DAX[$1]:-none}"; }
+
+# new_dev ALIGN SIZE: carve a device, print its name
+new_dev() {
+	local d
+	d=$(cat "$R/seed")
+	echo "$1" >"$(dsys "$d")/align" && echo "$2" >"$(dsys "$d")/size" && echo "$d"
+}
+del_dev() { echo 0 >"$(dsys "$1")/size"; echo "$1" >"$R/delete"; }
+
+# ---- P1: faults to touch 1 GiB --------------------------------------------------------
+for al in 4096:4K 2097152:2M 1073741824:1G; do
+	b=${al%%:*} n=${al#*:} len=$G
+	[ "$Q" = 1 ] && [ "$n" = 4K ] && len=$((256 * M))
+	d=$(new_dev "$b" "$len")
+	f1=$("$PB" faults "/dev/$d" "$len" | kv faults)
+	del_dev "$d"
+	f2=$("$PB" faults "$(dax $b)" "$len" | kv faults)
+	row P1 "faults to touch $((len / M)) MiB at align $n" "$f1" "$f2"
+done
+
+# ---- P2: time per fault, 1 extent vs 64 extents (align 4K) -----------------------------
+len=$((256 * M)) piece=$((4 * M))
+[ "$Q" = 1 ] && len=$((64 * M)) piece=$M
+one=$(new_dev 4096 "$len")
+fill=()
+for ((k = 0; k < 128; k++)); do fill+=("$(new_dev 4096 "$piece")"); done
+for ((k = 0; k < 128; k += 2)); do del_dev "${fill[$k]}"; done
+many=$(new_dev 4096 "$len")
+ne=$(nr_extents "$many")
+t1=() t64=() td=()
+for ((k = 0; k < REPS; k++)); do
+	t1+=("$("$PB" faults "/dev/$one" "$len" | kv ns_per_fault)")
+	t64+=("$("$PB" faults "/dev/$many" "$len" | kv ns_per_fault)")
+	td+=("$("$PB" faults "$(dax 4096)" "$len" | kv ns_per_fault)")
+done
+med() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+rng() { printf '%s\n' "$@" | sort -n | awk 'NR == 1 { lo = $1 } { hi = $1 } END { print lo "-" hi }'; }
+row P2 "ns per fault, 1 extent (device-dax: 1 mapping)" "$(med "${t1[@]}")" "$(med "${td[@]}")" "spread $(rng "${t1[@]}") / $(rng "${td[@]}")"
+row P2 "ns per fault, $ne extents vs 1 extent (p2pdax only)" "$(med "${t64[@]}")" "$(med "${t1[@]}")" "spread $(rng "${t64[@]}")"
+del_dev "$one"
+del_dev "$many"
+for ((k = 1; k < 128; k += 2)); do del_dev "${fill[$k]}"; done
+
+# ---- P3: perftest bandwidth through rxe -------------------------------------------------
+rxe_setup >/dev/null 2>&1
+iters=200
+[ "$Q" = 1 ] && iters=20
+perf() {	# perf TOOL [MMAP_DEV]
+	local srv mm=()
+	[ -n "${2:-}" ] && mm=(--mmap="$2")
+	"$1" -d rxe0 -x 1 -F -s $M -n $iters "${mm[@]}" >/dev/null 2>&1 &
+	srv=$!
+	sleep 1
+	timeout 300 "$1" -d rxe0 -x 1 -F -s $M -n $iters 192.0.2.1 2>/dev/null |
+		awk '$1 == 1048576 { print $4 }'
+	wait "$srv"
+}
+d=$(new_dev 2097152 $((2 * M)))
+for t in ib_write_bw ib_read_bw; do
+	c=() x=() r=()
+	for ((k = 0; k < (Q == 1 ? 1 : 3); k++)); do
+		c+=("$(perf $t "/dev/$d")")
+		x+=("$(perf $t "$(dax 2097152)")")
+		r+=("$(perf $t)")
+	done
+	row P3 "$t MB/s into carved vs device-dax" "$(med "${c[@]}")" "$(med "${x[@]}")" "spread $(rng "${c[@]}") / $(rng "${x[@]}")"
+	row P3 "$t MB/s into carved vs DRAM" "$(med "${c[@]}")" "$(med "${r[@]}")" "DRAM spread $(rng "${r[@]}")"
+done
+del_dev "$d"
+
+# ---- P4: ibv_reg_mr of 1 GiB ------------------------------------------------------------
+d=$(new_dev 2097152 "$G")
+o1=$("$PB" regmr "/dev/$d" "$G" "$REPS")
+o2=$("$PB" regmr "$(dax 2097152)" "$G" "$REPS")
+row P4 "ibv_reg_mr of 1 GiB, us" "$(echo "$o1" | kv us_median)" "$(echo "$o2" | kv us_median)" "spread $(spread "$o1" us) / $(spread "$o2" us)"
+
+# ---- P7: memcpy into the mapping; P6: scrub vs memset ----------------------------------------
+len=$((256 * M))
+[ "$Q" = 1 ] && len=$((64 * M))
+o1=$("$PB" memcpy "/dev/$d" "$len" "$REPS")
+o2=$("$PB" memcpy "$(dax 2097152)" "$len" "$REPS")
+row P7 "memcpy MB/s into the mapping ($((len / M)) MiB)" "$(echo "$o1" | kv MBps_median)" "$(echo "$o2" | kv MBps_median)" "spread $(spread "$o1" MBps) / $(spread "$o2" MBps)"
+o2=$("$PB" memset "/dev/$d" "$len" "$REPS")
+del_dev "$d"
+d=$(new_dev 2097152 0 2>/dev/null || cat "$R/seed")
+o1=$("$PB" grow "$(dsys "$d")/size" "$len" "$REPS")
+row P6 "scrub (grow $((len / M)) MiB) vs user memset, MB/s" "$(echo "$o1" | kv MBps_median)" "$(echo "$o2" | kv MBps_median)" "spread $(spread "$o1" MBps) / $(spread "$o2" MBps)"
+
+# ---- P5: provisioning cost ---------------------------------------------------------------------
+declare -A pc=() pd=()
+for n in 100 1000; do
+	o=$("$PB" provision "$R" "$n")
+	pc[$n]=$(echo "$o" | kv us_per_create)
+	pd[$n]=$(echo "$o" | kv us_per_delete)
+done
+row P5 "us per create, N=1000 vs N=100 (p2pdax only)" "${pc[1000]}" "${pc[100]}"
+row P5 "us per delete, N=1000 vs N=100 (p2pdax only)" "${pd[1000]}" "${pd[100]}"
+
+# ---- output ----------------------------------------------------------------------------------------
+{
+	printf '%-3s %-52s %12s %12s %8s  %s\n' id measure p2pdax device-dax ratio spread
+	for r in "${rows[@]}"; do
+		IFS='|' read -r i m x y z s <<<"$r"
+		printf '%-3s %-52s %12s %12s %8s  %s\n' "$i" "$m" "$x" "$y" "$z" "$s"
+	done
+	echo
+	echo "csv,id,measure,p2pdax,device_dax,ratio,spread"
+	for r in "${rows[@]}"; do
+		IFS='|' read -r i m x y z s <<<"$r"
+		echo "csv,$i,\"$m\",$x,$y,$z,\"$s\""
+	done
+} >"$OUT"
+cat "$OUT"
+p2p_unbind "$a"

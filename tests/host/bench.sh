@@ -1,0 +1,17 @@
+#!/bin/bash
+# make bench QUICK=1 runs in one guest and prints every row (P1-P7), for
+# p2pdax and the upstream device-dax anchor.  No figure is judged.
+. "$(dirname "$0")/../common"
+cd "$TOP"
+rc=0
+out=$(QUICK=1 bench/run 2>/dev/null) || rc=$?
+check_eq "make bench QUICK=1 exits 0" 0 "$rc"
+check "results saved to bench/results/latest.txt" test -s bench/results/latest.txt
+for id in P1 P2 P3 P4 P5 P6 P7; do
+	n=$(echo "$out" | grep -cE "^csv,$id,\"[^\"]+\",[0-9.]+,[0-9.]+,[0-9.]+," || true)
+	check "row $id printed with numbers for both columns ($n rows)" test "$n" -ge 1
+done
+check_eq "14 CSV rows" 14 "$(echo "$out" | grep -c '^csv,P')"
+check_eq "P1 counts the same faults at 2M for both systems" \
+	"$(echo "$out" | awk -F, '/^csv,P1,"faults to touch 1024 MiB at align 2M"/ { print $4 }')" \
+	"$(echo "$out" | awk -F, '/^csv,P1,"faults to touch 1024 MiB at align 2M"/ { print $5 }')"
