@@ -35,6 +35,8 @@ run_err "bind --bar 5: probe fails, dmesg line relayed" "BAR 5 is not implemente
 check "failed bind left the card unbound" test ! -e "$(pci_sys "$a")/driver"
 check_eq "failed bind restored the bar parameter" -1 "$(cat /sys/module/iopmem/parameters/bar)"
 run_err "unbind: a card not bound" "is not bound to iopmem" "$P" unbind "$a"
+run_err "create-device on a card not bound" "$a is not bound to iopmem (p2pctl bind $a)" "$P" create-device -r "$a" -s 2M
+run_err "list -r a card not bound" "is not bound to iopmem" "$P" list -r "$a"
 
 out=$("$P" bind "$a")
 check_eq "bind prints the region" "$a 0" "$(echo "$out" | jq_ 'd["pci"], d["id"]' | tr '\n' ' ' | sed 's/ $//')"

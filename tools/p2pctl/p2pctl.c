@@ -278,6 +278,22 @@ int write_size(const struct p2p_device *d, uint64_t size)
 	}
 }
 
+/* why region_find() failed, for the user */
+static int region_fail(const char *spec, int rc)
+{
+	char pci[13], p[PATH_MAX];
+
+	if (rc == -EINVAL)
+		return fail("'%s' is neither a region id nor a PCI address", spec);
+	if (!parse_pci_addr(spec, pci)) {
+		snprintf(p, sizeof(p), SYS_PCI "/%s", pci);
+		if (access(p, F_OK))
+			return fail("no PCI device %s", pci);
+		return fail("%s is not bound to iopmem (p2pctl bind %s)", pci, pci);
+	}
+	return fail("region %s not found", spec);
+}
+
 /* ---- list ------------------------------------------------------------------------ */
 
 static const char list_usage[] =
@@ -318,10 +334,8 @@ static int cmd_list(int argc, char **argv)
 	if (rspec) {
 		int rc = region_find(rspec, &regions[0]);
 
-		if (rc == -EINVAL)
-			return fail("'%s' is neither a region id nor a PCI address", rspec);
 		if (rc)
-			return fail("region %s not found", rspec);
+			return region_fail(rspec, rc);
 		nr = 1;
 	} else {
 		nr = regions_scan(regions, P2PCTL_MAX_REGIONS);
@@ -606,10 +620,8 @@ static int cmd_create(int argc, char **argv)
 	if (aspec && parse_align(aspec, &align))
 		return fail("bad align '%s' (4K, 2M or 1G)", aspec);
 	rc = region_find(rspec, &r);
-	if (rc == -EINVAL)
-		return fail("'%s' is neither a region id nor a PCI address", rspec);
 	if (rc)
-		return fail("region %s not found", rspec);
+		return region_fail(rspec, rc);
 	if (align > r.align)
 		return fail("align %" PRIu64 " is larger than region %d allows (%" PRIu64 ")", align, r.id, r.align);
 	if (region_seed(&r, seed, sizeof(seed)))
