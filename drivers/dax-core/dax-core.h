@@ -83,7 +83,8 @@ struct p2pdax_extent {
  * @inode: private inode whose address space holds every mapping of the
  *	device, whichever device node it was opened through, so a range can be
  *	zapped
- * @fault_sem: see the lock order at the top of this file
+ * @fault_sem: see the lock order at the top of this file; held for write
+ *	to change @dead, @size, @align, @extents and @xa
  * @dead: deleted or torn down: stores fail, faults get SIGBUS
  * @size: bytes; a multiple of @align
  * @align: mapping granularity (PAGE_SIZE, 2 MiB or 1 GiB)

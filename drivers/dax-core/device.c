@@ -162,6 +162,7 @@ static int __p2pdax_for_each_gap(struct p2pdax_region *region,
 struct p2pdax_grow_plan {
 	struct p2pdax_dev *pdev;
 	u64 want;		/* bytes still to place */
+	resource_size_t end;	/* end of the device's last extent, or 0 */
 	int new_extents;	/* extents the plan adds */
 	bool apply;		/* false: only count; true: allocate */
 	int rc;
@@ -176,15 +177,20 @@ static int p2pdax_grow_gap(resource_size_t start, resource_size_t len,
 	struct p2pdax_extent *last = __p2pdax_last_extent(pdev);
 	resource_size_t take = min_t(u64, len, plan->want);
 	pgoff_t pgoff = pdev->size >> PAGE_SHIFT;
-	bool in_place = last && last->res->end + 1 == start;
+	bool in_place = plan->end && plan->end == start;
 	struct resource *res;
 	int rc;
 
+	plan->end = start + take;
 	if (!plan->apply) {
 		if (!in_place)
 			plan->new_extents++;
 		plan->want -= take;
 		return plan->want == 0;
+	}
+	if (!in_place && pdev->nr_extents == P2PDAX_MAX_EXTENTS) {
+		rc = -ENOSPC;
+		goto fail;
 	}
 
 	p2pdax_scrub(region, start, take);
@@ -229,9 +235,12 @@ fail:
 static int __p2pdax_dev_grow(struct p2pdax_dev *pdev, u64 new_size)
 {
 	struct p2pdax_region *region = pdev->region;
+	struct p2pdax_extent *last = __p2pdax_last_extent(pdev);
+	resource_size_t end = last ? last->res->end + 1 : 0;
 	struct p2pdax_grow_plan plan = {
 		.pdev = pdev,
 		.want = new_size - pdev->size,
+		.end = end,
 	};
 	u64 old_size = pdev->size;
 
@@ -243,6 +252,7 @@ static int __p2pdax_dev_grow(struct p2pdax_dev *pdev, u64 new_size)
 		return -ENOSPC;
 
 	plan.want = new_size - pdev->size;
+	plan.end = end;
 	plan.apply = true;
 	down_write(&pdev->fault_sem);
 	__p2pdax_for_each_gap(region, pdev->align, p2pdax_grow_gap, &plan);
@@ -406,12 +416,14 @@ static ssize_t align_store(struct device *dev, struct device_attribute *attr,
 		return -EINVAL;
 
 	mutex_lock(&region->lock);
+	down_write(&pdev->fault_sem);
 	if (pdev->dead)
 		rc = -ENXIO;
 	else if (pdev->size)
 		rc = -EBUSY;
 	else
 		WRITE_ONCE(pdev->align, align);
+	up_write(&pdev->fault_sem);
 	mutex_unlock(&region->lock);
 	return rc ? rc : len;
 }

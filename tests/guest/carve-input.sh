@@ -97,6 +97,27 @@ check "deleted device left no node" test ! -e "/dev/$d1"
 check_eq "seed unaffected" "$d2" "$(cat "$R/seed")"
 check_region "bad input" "$a"
 
+# a device spans at most 64 extents: growth that needs a 65th is ENOSPC
+K64=65536
+fill=()
+for ((k = 0; k < 130; k++)); do
+	s=$(cat "$R/seed")
+	echo 4096 >"$(dsys "$s")/align"
+	set_size "$s" $K64
+	fill+=("$s")
+done
+for ((k = 0; k < 130; k += 2)); do
+	set_size "${fill[$k]}" 0
+	echo "${fill[$k]}" >"$R/delete"
+done
+big=$(cat "$R/seed")
+echo 4096 >"$(dsys "$big")/align"
+set_size "$big" $((64 * K64))
+check_eq "64 holes make 64 extents" 64 "$(nr_extents "$big")"
+check_eq "the extents file lists all 64" 64 "$(dattr "$big" extents | wc -l)"
+bad "growth needing a 65th extent" ENOSPC "$(dsys "$big")/size" $((65 * K64))
+check_region "64 extents" "$a"
+
 # module parameters validate too (see iopmem-bind.sh); unbind and unload
 p2p_unbind "$a"
 p2p_unload
