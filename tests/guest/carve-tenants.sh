@@ -6,12 +6,8 @@
 . "$(dirname "$0")/../common"
 guest_only
 
-a=$(card 0)
-R=$(region_dir "$a")
 M=$MiB
-p2p_load
-p2p_bind "$a"
-id=$(region_attr "$a" id)
+p2p_setup
 t1=p2pdax$id.0
 set_size "$t1" $((32 * M))
 t2=$(cat "$R/seed")

@@ -12,20 +12,10 @@ for _ in $(seq 50); do [ -b /dev/nvme0n1 ] && break; sleep 0.1; done
 NV=/dev/nvme0n1
 IMG=$IOPMEM_OUTDIR/nvme.img
 
-a=$(card 0)
-R=$(region_dir "$a")
 M=$MiB
-p2p_load
-p2p_bind "$a"
-id=$(region_attr "$a" id)
-d0=p2pdax$id.0 T=p2pdax$id.1 d2=p2pdax$id.2
+p2p_setup
 # a tenant device of two extents: T = [16M, 32M) + [0, 16M)
-set_size "$d0" $((16 * M))
-set_size "$T" $((16 * M))
-set_size "$d2" $((8 * M))
-set_size "$d0" 0
-echo "$d0" >"$R/delete"
-set_size "$T" $((32 * M))
+read -r T _ < <(split_device $((16 * M)) $((16 * M)) $((8 * M)) $((32 * M)))
 check_eq "tenant device spans two extents" 2 "$(nr_extents "$T")"
 
 # ---- NVMe -> carved device ----------------------------------------------------------

@@ -8,19 +8,9 @@
 guest_only
 rxe_setup >/dev/null 2>&1 || skip_all "rdma_rxe unavailable"
 
-a=$(card 0)
-R=$(region_dir "$a")
 M=$MiB
-p2p_load
-p2p_bind "$a"
-id=$(region_attr "$a" id)
-d0=p2pdax$id.0 A=p2pdax$id.1 B=p2pdax$id.2
-set_size "$d0" $((16 * M))
-set_size "$A" $((32 * M))
-set_size "$B" $((16 * M))
-set_size "$d0" 0
-echo "$d0" >"$R/delete"
-set_size "$A" $((64 * M))
+p2p_setup
+read -r A B < <(split_device $((16 * M)) $((32 * M)) $((16 * M)) $((64 * M)))
 check_eq "tenant A spans three extents" 3 "$(nr_extents "$A")"
 "$BIN/p2pmap" fill "/dev/$B" 0 $((16 * M)) 77
 RD=$BIN/p2prdma
