@@ -18,7 +18,7 @@ pciutils iproute2 util-linux procps
 rdma-core ibverbs-providers ibverbs-utils libibverbs-dev perftest
 ndctl daxctl
 libjson-c-dev pkg-config
-python3 perl
+python3 perl udev systemd
 "
 
 # checkpatch.pl and its data files, from Debian's linux-source-6.1 tarball

@@ -134,6 +134,18 @@ run_err "apply over a region that differs" "destroy" "$P" apply "$L"
 check_eq "refused apply changed nothing" 1 "$("$P" list -d p2pdax0.0 | jq_ 'len(d)')"
 check_eq "save to stdout is valid JSON" 1 "$("$P" save | jq_ 'd["version"]')"
 run_err "save: bad argument" "at most one FILE" "$P" save a b
+# the udev rule and the systemd unit, installed into this guest's tmpfs root
+mkdir -p /etc/p2pctl
+"$P" save /etc/p2pctl/layout.json
+check "make install-tools" make -s -C "$TOP" install-tools DESTDIR=/ PREFIX=/usr/local
+run=$(udevadm test --action=add /sys/class/p2pdax/p2pdax0.0 2>&1 | sed -n "s/^run: '\(.*\)'$/\1/p")
+check_eq "udev runs p2pctl for a new p2pdax node" \
+	"/usr/local/sbin/p2pctl apply --owners-only /etc/p2pctl/layout.json" "$run"
+chmod 0666 /dev/p2pdax0.0
+check "the udev command works" $run
+check_eq "...and restores the node's mode" 640 "$(stat -c '%a' /dev/p2pdax0.0)"
+check "systemd accepts the unit (systemd-analyze verify)" \
+	systemd-analyze verify /etc/systemd/system/p2pctl-apply.service
 "$P" unbind "$a"
 "$P" unbind "$b"
 p2p_unload
