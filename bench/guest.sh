@@ -99,9 +99,12 @@ perf() {	# perf TOOL [MMAP_DEV]
 	[ -n "${2:-}" ] && mm=(--mmap="$2")
 	"$1" -d rxe0 -x 1 -F -s $M -n $iters "${mm[@]}" >/dev/null 2>&1 &
 	srv=$!
-	sleep 1
-	timeout 300 "$1" -d rxe0 -x 1 -F -s $M -n $iters 192.0.2.1 2>/dev/null |
-		awk '$1 == 1048576 { print $4 }'
+	for _ in 1 2 3 4 5 6 7 8 9 10; do	# until the server listens
+		sleep 1
+		out=$(timeout 300 "$1" -d rxe0 -x 1 -F -s $M -n $iters 192.0.2.1 2>&1)
+		[[ $out == *"Couldn't connect"* ]] || break
+	done
+	echo "$out" | awk '$1 == 1048576 { print $4 }'
 	wait "$srv"
 }
 d=$(new_dev 2097152 $((2 * M)))

@@ -65,8 +65,13 @@ perf() {
 	local tool=$1 dev=$2 srv cl rc
 	"$tool" -d rxe0 -x 1 -F -s $((1 * M)) -n 20 --mmap="$dev" >/run/iopmem/srv.log 2>&1 &
 	srv=$!
-	sleep 1
-	cl=$(timeout 120 "$tool" -d rxe0 -x 1 -F -s $((1 * M)) -n 20 192.0.2.1 2>&1) || rc=$?
+	# the server may take a moment to listen under TCG: retry the connect
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		sleep 1
+		rc=0
+		cl=$(timeout 120 "$tool" -d rxe0 -x 1 -F -s $((1 * M)) -n 20 192.0.2.1 2>&1) || rc=$?
+		[[ $cl == *"Couldn't connect"* ]] || break
+	done
 	wait "$srv" || rc=$?
 	echo "$cl" | awk '$1 == 1048576 { print $4 }'
 	return "${rc:-0}"

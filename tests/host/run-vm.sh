@@ -9,7 +9,28 @@ rm -rf "$out"
 rc=0; "$RUNVM" -q --outdir "$out" -- true || rc=$?
 check_eq "run-vm -- true exits 0" 0 "$rc"
 check "console log saved" grep -q 'Linux version' "$out/console.log"
-check "qmp socket in outdir" test -S "$out/qmp.sock"
+
+# QMP listens in the outdir while the guest runs
+"$RUNVM" -q --outdir "$out" -- sleep 10 &
+vm=$!
+for _ in $(seq 100); do [ -S "$out/qmp.sock" ] && break; sleep 0.1; done
+st=$(python3 - "$out/qmp.sock" <<'PY' 2>&1 || true
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+f = s.makefile("rw")
+json.loads(f.readline())                      # greeting
+for cmd in ("qmp_capabilities", "query-status"):
+    f.write(json.dumps({"execute": cmd}) + "\n"); f.flush()
+    while True:
+        r = json.loads(f.readline())
+        if "return" in r or "error" in r:
+            break
+print(r["return"]["status"])
+PY
+)
+check_eq "QMP answers on OUTDIR/qmp.sock while the guest runs" running "$st"
+wait "$vm"
 
 rc=0; "$RUNVM" -q --outdir "$out" -- false || rc=$?
 check_eq "run-vm -- false exits 1" 1 "$rc"
