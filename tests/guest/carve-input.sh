@@ -61,11 +61,14 @@ bad "delete a name of another region" ENXIO "$R/delete" p2pdax$((id + 1)).0
 bad "delete empty" ENXIO "$R/delete" $'\n'
 bad "delete a sized device" EBUSY "$R/delete" "$d0"
 bad "delete the seed" EBUSY "$R/delete" "$d1"
-for f in size align available_size id resource seed; do
+for f in size align available_size id resource seed cache_mode; do
 	check_store "region $f is read-only" EACCES "$R/$f" 1
 done
-check_store "device resource is read-only" EACCES "$(dsys "$d0")/resource" 1
-check_store "device extents is read-only" EACCES "$(dsys "$d0")/extents" 1
+for f in resource extents region numa_node; do
+	check_store "device $f is read-only" EACCES "$(dsys "$d0")/$f" 1
+done
+check "create cannot be read" sh -c "! cat $R/create 2>/dev/null"
+check "delete cannot be read" sh -c "! cat $R/delete 2>/dev/null"
 
 # mmap validation
 D=/dev/$d0
