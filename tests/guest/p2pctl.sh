@@ -80,6 +80,7 @@ run_err "create: bad align" "bad align '8K'" "$P" create-device -r 0 -s 2M -a 8K
 run_err "create: align larger than the region allows" "larger than region 0 allows" "$P" create-device -r 0 -s 1G -a 1G
 run_err "create: unknown region" "region 5 not found" "$P" create-device -r 5 -s 2M
 run_err "create: unknown user" "no such user 'nosuchuser'" "$P" create-device -r 0 -s 2M --owner nosuchuser
+run_err "create: uid -1 (chown's 'unchanged')" "no such user '4294967295'" "$P" create-device -r 0 -s 2M --owner 4294967295
 run_err "create: bad mode" "bad mode '0999'" "$P" create-device -r 0 -s 2M --mode 0999
 run_err "create as a non-root user" "permission denied" setpriv --reuid=1001 --regid=1001 --clear-groups "$P" create-device -r 0 -s 2M
 check_eq "failed creates changed nothing" "$before" "$("$P" list -M -i)"

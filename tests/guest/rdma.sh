@@ -15,36 +15,27 @@ check_eq "tenant A spans three extents" 3 "$(nr_extents "$A")"
 "$BIN/p2pmap" fill "/dev/$B" 0 $((16 * M)) 77
 RD=$BIN/p2prdma
 
-# rdma_write WHAT OFF LEN SEED: RDMA WRITE + READ, then the host file check
-rdma_write() {
+# rdma_op MODE WHAT OFF LEN SEED: one p2prdma run against A ("write": from
+# DRAM into A and back; "reverse": A as the source), then the host file check
+rdma_op() {
 	local out
-	if out=$("$RD" -s "$3" -o "$2" -S "$4" write "/dev/$A"); then
-		pass "RDMA write+read $1 ($out)"
+	if out=$("$RD" -s "$4" -o "$3" -S "$5" "$1" "/dev/$A"); then
+		pass "RDMA $1 $2 ($out)"
 	else
-		fail "RDMA write+read $1" "$out"
+		fail "RDMA $1 $2" "$out"
 		return
 	fi
-	check "$1: bytes in the host file at the extents" check_range "$a" "$A" "$4" "$2" "$3"
+	check "$1 $2: bytes in the host file at the extents" check_range "$a" "$A" "$5" "$3" "$4"
 }
-rdma_write "4 KiB at 0" 0 4096 11
-rdma_write "64 KiB at an unaligned offset" 4097 65536 12
-rdma_write "1 MiB at offset 123" 123 $((1 * M)) 13
-rdma_write "1 MiB across extents 0 and 1" $((32 * M - 5000)) $((1 * M)) 14
-rdma_write "8 MiB across extents 1 and 2" $((44 * M)) $((8 * M)) 15
-rdma_write "64 MiB, all three extents" 0 $((64 * M)) 16
-
-# reverse_ WHAT OFF LEN SEED: the device as the source
-reverse_() {
-	local out
-	if out=$("$RD" -s "$3" -o "$2" -S "$4" reverse "/dev/$A"); then
-		pass "RDMA from the device $1 ($out)"
-	else
-		fail "RDMA from the device $1" "$out"
-	fi
-}
-reverse_ "4 KiB at 0" 0 4096 21
-reverse_ "100000 bytes at offset 777" 777 100000 22
-reverse_ "4 MiB across extents" $((30 * M)) $((4 * M)) 23
+rdma_op write "4 KiB at 0" 0 4096 11
+rdma_op write "64 KiB at an unaligned offset" 4097 65536 12
+rdma_op write "1 MiB at offset 123" 123 $((1 * M)) 13
+rdma_op write "1 MiB across extents 0 and 1" $((32 * M - 5000)) $((1 * M)) 14
+rdma_op write "8 MiB across extents 1 and 2" $((44 * M)) $((8 * M)) 15
+rdma_op write "64 MiB, all three extents" 0 $((64 * M)) 16
+rdma_op reverse "4 KiB at 0" 0 4096 21
+rdma_op reverse "100000 bytes at offset 777" 777 100000 22
+rdma_op reverse "4 MiB across extents" $((30 * M)) $((4 * M)) 23
 
 # ---- tenant separation ------------------------------------------------------------
 out=$("$RD" -s 8192 -o $((64 * M - 4096)) pastend "/dev/$A" || true)

@@ -174,43 +174,44 @@ static int print_device(const char *name)
 #define OPT_HELP	{ "help", no_argument, NULL, 'h' }
 #define OPT_END		{ NULL, 0, NULL, 0 }
 
-int parse_owner_opt(int c, const char *arg, struct owner_opts *o)
+/* a user or group name, or a plain number; -1 if neither */
+static long name_or_id(const char *arg, bool group)
 {
+	struct passwd *pw;
+	struct group *gr;
+	unsigned long v;
 	char *end;
 
-	switch (c) {
-	case 'o': {
-		struct passwd *pw = getpwnam(arg);
-		unsigned long v;
+	if (group && (gr = getgrnam(arg)))
+		return gr->gr_gid;
+	if (!group && (pw = getpwnam(arg)))
+		return pw->pw_uid;
+	errno = 0;
+	v = strtoul(arg, &end, 10);
+	if (!*arg || *end || errno || v > UINT32_MAX - 1)
+		return -1;
+	return (long)v;
+}
 
-		if (pw) {
-			o->uid = pw->pw_uid;
-		} else {
-			errno = 0;
-			v = strtoul(arg, &end, 10);
-			if (!*arg || *end || errno)
-				return fail("no such user '%s'", arg);
-			o->uid = (uid_t)v;
-		}
+int parse_owner_opt(int c, const char *arg, struct owner_opts *o)
+{
+	long id;
+
+	switch (c) {
+	case 'o':
+		id = name_or_id(arg, false);
+		if (id < 0)
+			return fail("no such user '%s'", arg);
+		o->uid = (uid_t)id;
 		o->set_uid = true;
 		return 0;
-	}
-	case 'g': {
-		struct group *gr = getgrnam(arg);
-		unsigned long v;
-
-		if (gr) {
-			o->gid = gr->gr_gid;
-		} else {
-			errno = 0;
-			v = strtoul(arg, &end, 10);
-			if (!*arg || *end || errno)
-				return fail("no such group '%s'", arg);
-			o->gid = (gid_t)v;
-		}
+	case 'g':
+		id = name_or_id(arg, true);
+		if (id < 0)
+			return fail("no such group '%s'", arg);
+		o->gid = (gid_t)id;
 		o->set_gid = true;
 		return 0;
-	}
 	case 'm':
 		if (parse_mode(arg, &o->mode))
 			return fail("bad mode '%s' (octal, like 0600)", arg);
