@@ -537,12 +537,18 @@ static vm_fault_t p2pdax_huge_fault(struct vm_fault *vmf, P2PDAX_FAULT_ARG)
 		ret = VM_FAULT_FALLBACK;
 		goto out;
 	}
+	/*
+	 * A huge entry must cover an aligned block of device pages inside the
+	 * vma; mremap() can move a mapping off alignment, and then the piece
+	 * is mapped with smaller entries.
+	 */
 	addr = ALIGN_DOWN(vmf->address, fault_size);
-	if (addr < vma->vm_start || addr + fault_size > vma->vm_end) {
-		ret = VM_FAULT_SIGBUS;
+	pgoff = linear_page_index(vma, addr);
+	if (addr < vma->vm_start || addr + fault_size > vma->vm_end ||
+	    !IS_ALIGNED(pgoff, fault_size >> PAGE_SHIFT)) {
+		ret = fault_size > PAGE_SIZE ? VM_FAULT_FALLBACK : VM_FAULT_SIGBUS;
 		goto out;
 	}
-	pgoff = linear_page_index(vma, addr);
 	if (((u64)pgoff << PAGE_SHIFT) + fault_size > pdev->size) {
 		ret = VM_FAULT_SIGBUS;
 		goto out;

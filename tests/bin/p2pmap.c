@@ -26,6 +26,9 @@
  *                                     O_DIRECT I/O between the block device
  *                                     BLK at BOFF and DEV's mapping at OFF
  *                                     (read: BLK -> DEV; write: DEV -> BLK)
+ *   p2pmap moved DEV LEN SEED         map LEN bytes untouched, mremap() them
+ *                                     4 KiB off the device's alignment, then
+ *                                     verify the pattern through the move
  *   p2pmap hold DEV LEN               map and write LEN bytes, print "mapped",
  *                                     wait for end of file on stdin, write
  *                                     again and print "OK" or "SIGBUS"
@@ -312,6 +315,32 @@ static int cmd_dio(char **a)
 	return 0;
 }
 
+static int cmd_moved(char **a)
+{
+	uint64_t len = num(a[1]), seed = num(a[2]), i;
+	char *p = map(a[0], 0, len, PROT_READ | PROT_WRITE), *spot;
+	volatile uint64_t *q;
+
+	/* reserve room, then move the mapping one page into it */
+	spot = mmap(NULL, len + (4UL << 20), PROT_NONE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (spot == MAP_FAILED)
+		return 1;
+	spot = (char *)(((uintptr_t)spot + (2UL << 20) - 1) & ~((2UL << 20) - 1)) + 4096;
+	q = mremap(p, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, spot);
+	if (q == MAP_FAILED) {
+		printf("%s\n", strerrorname_np(errno));
+		return 1;
+	}
+	for (i = 0; i < len / 8; i++) {
+		if (q[i] != pattern(seed, i * 8)) {
+			printf("mismatch at device offset %#" PRIx64 " after mremap\n", i * 8);
+			return 1;
+		}
+	}
+	return 0;
+}
+
 static sigjmp_buf bus_jmp;
 
 static void on_sigbus(int sig)
@@ -363,6 +392,8 @@ int main(int argc, char **argv)
 		return cmd_mmap(a, n);
 	if (!strcmp(cmd, "dio") && n == 6)
 		return cmd_dio(a);
+	if (!strcmp(cmd, "moved") && n == 3)
+		return cmd_moved(a);
 	if (!strcmp(cmd, "hold") && n == 2)
 		return cmd_hold(a);
 	if (!strcmp(cmd, "revoke") && n == 3)

@@ -81,6 +81,8 @@ check_eq "straddling the end: EINVAL" EINVAL "$("$BIN/p2pmap" mmap "$D" $((62 * 
 check_match "read-only MAP_SHARED works" '^OK ' "$("$BIN/p2pmap" mmap "$D" 0 $((2 * M)) ro || true)"
 addr=$("$BIN/p2pmap" mmap "$D" 0 $((4 * M)) hint | awk '{ print $2 }')
 check_eq "a misaligned hint still gets a 2 MiB-aligned address" 0 $((addr % (2 * M)))
+"$BIN/p2pmap" fill "$D" 0 $((64 * M)) 9
+check "a mapping mremap()ed off alignment still maps the right bytes" "$BIN/p2pmap" moved "$D" $((8 * M)) 9
 check_eq "mapping a zero-size device: EINVAL" EINVAL "$("$BIN/p2pmap" mmap "/dev/$d1" 0 $((2 * M)) || true)"
 
 # a store through a file opened before the device was deleted
