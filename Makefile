@@ -4,9 +4,13 @@
 # through Kbuild; everything else (tools, tests, the QEMU testbed) is driven
 # from here.  See README.md.
 
-KDIR ?= $(shell scripts/kver.sh kdir)
-KVER ?= $(shell KDIR=$(KDIR) scripts/kver.sh kver)
-export KDIR KVER
+# Which kernel to build for is decided by scripts/kver.sh when a recipe runs
+# (after scripts/install-deps.sh), never when this file is read: KVER=RELEASE
+# or KDIR=DIR choose one, the default is the testbed's kernel (Debian 12's
+# linux-image-amd64).  Command-line variables reach kver.sh through the
+# environment.
+KVER_SH := $(CURDIR)/scripts/kver.sh
+KDIR_SH = kdir=$$($(KVER_SH) kdir) &&
 
 SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -c
@@ -20,12 +24,13 @@ KSRC := $(shell find drivers include -name '*.[ch]' ! -name '*.mod.c' ! -name co
 KSRC_COMPAT := $(shell find drivers include -name compat.h | sort)
 
 .PHONY: all modules tools clean check check-host check-guest demo bench lint \
-	checkpatch sparse install modules_install deps help tests-bin install-tools
+	checkpatch sparse install modules_install deps help tests-bin install-tools \
+	deb FORCE
 
 all: modules tools
 
 help:
-	@echo "make            build the kernel modules and tools (KDIR=$(KDIR))"
+	@echo "make            build the kernel modules and tools (KVER=RELEASE to choose the kernel)"
 	@echo "make demo       install deps, build, boot the QEMU testbed and show a card"
 	@echo "make check      install deps, build, run host and in-guest tests"
 	@echo "make lint       checkpatch.pl --no-tree + sparse over the kernel code"
@@ -35,29 +40,75 @@ deps:
 	scripts/install-deps.sh
 
 modules:
-	$(MAKE) -C $(KDIR) M=$(TOP) modules
+	@$(KVER_SH) note
+	$(KDIR_SH) $(MAKE) -C "$$kdir" M=$(TOP) modules
 
 modules_install install: modules
-	$(MAKE) -C $(KDIR) M=$(TOP) modules_install
+	$(KDIR_SH) $(MAKE) -C "$$kdir" M=$(TOP) modules_install
+
+# The one version of the project: debian/changelog's first entry.
+VERSION := $(shell awk -F'[()]' 'NR == 1 { print $$2; exit }' debian/changelog)
 
 P2PCTL_SRC := tools/p2pctl/p2pctl.c tools/p2pctl/layout.c tools/p2pctl/sysfs.c tools/p2pctl/util.c
-P2PCTL_CFLAGS := -O2 -g -Wall -Wextra -Werror $(shell pkg-config --cflags json-c 2>/dev/null)
+P2PCTL_CFLAGS := -O2 -g -Wall -Wextra -Werror -DP2PCTL_VERSION='"$(VERSION)"' \
+	$(shell pkg-config --cflags json-c 2>/dev/null)
 P2PCTL_LIBS := $(shell pkg-config --libs json-c 2>/dev/null || echo -ljson-c)
 
 tools: tools/p2pctl/p2pctl
 
-tools/p2pctl/p2pctl: $(P2PCTL_SRC) $(wildcard tools/p2pctl/*.h)
-	$(CC) $(P2PCTL_CFLAGS) -o $@ $(P2PCTL_SRC) $(P2PCTL_LIBS)
+tools/p2pctl/p2pctl: $(P2PCTL_SRC) $(wildcard tools/p2pctl/*.h) debian/changelog
+	$(CC) $(P2PCTL_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(P2PCTL_SRC) $(P2PCTL_LIBS)
 
+# make install-tools: PREFIX=/usr/local by default (the packages use /usr).
+# The udev rule and the unit are generated so that they run the p2pctl this
+# installs; UDEVRULESDIR and SYSTEMDUNITDIR default to the administrator's
+# directories (the package uses /lib/udev/rules.d and /lib/systemd/system).
 PREFIX ?= /usr/local
-install-tools: tools
-	install -D -m 0755 tools/p2pctl/p2pctl $(DESTDIR)$(PREFIX)/sbin/p2pctl
-	install -D -m 0644 tools/p2pctl/80-p2pdax.rules $(DESTDIR)/etc/udev/rules.d/80-p2pdax.rules
-	install -D -m 0644 tools/p2pctl/p2pctl-apply.service $(DESTDIR)/etc/systemd/system/p2pctl-apply.service
-	install -D -m 0644 Documentation/man/p2pctl.8 $(DESTDIR)$(PREFIX)/share/man/man8/p2pctl.8
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+UDEVRULESDIR ?= /etc/udev/rules.d
+SYSTEMDUNITDIR ?= /etc/systemd/system
+GEN := build/tools
+
+$(GEN)/%: tools/p2pctl/%.in FORCE
+	@mkdir -p $(GEN)
+	@[[ "$(SBINDIR)" == /* ]] || { echo "SBINDIR/PREFIX must be an absolute path, not '$(SBINDIR)'" >&2; exit 2; }
+	sed 's|@SBINDIR@|$(SBINDIR)|g' $< >$@.tmp && mv $@.tmp $@
+
+install-tools: tools $(GEN)/80-p2pdax.rules $(GEN)/p2pctl-apply.service
+	install -D -m 0755 tools/p2pctl/p2pctl $(DESTDIR)$(SBINDIR)/p2pctl
+	install -D -m 0644 $(GEN)/80-p2pdax.rules $(DESTDIR)$(UDEVRULESDIR)/80-p2pdax.rules
+	install -D -m 0644 $(GEN)/p2pctl-apply.service $(DESTDIR)$(SYSTEMDUNITDIR)/p2pctl-apply.service
+	install -D -m 0644 Documentation/man/p2pctl.8 $(DESTDIR)$(MANDIR)/man8/p2pctl.8
+	install -D -m 0644 tools/p2pctl/p2pctl.bash-completion $(DESTDIR)$(BASHCOMPDIR)/p2pctl
+	@[ -n "$(DESTDIR)" ] && [ "$(DESTDIR)" != / ] || { \
+		echo "install-tools: installed $(SBINDIR)/p2pctl; the udev rule is active after"; \
+		echo "  'udevadm control --reload'; restore the layout at boot with"; \
+		echo "  'systemctl daemon-reload && systemctl enable p2pctl-apply.service'"; }
+
+FORCE:
+
+# make deb: iopmem-dkms_VERSION_all.deb and p2pctl_VERSION_ARCH.deb in
+# build/deb/, built by dpkg-buildpackage from a copy of the files git knows
+# (so no build products of this tree leak in), then checked with lintian.
+DEB_OUT := build/deb
+deb:
+	scripts/install-deps.sh deb
+	rm -rf $(DEB_OUT) && mkdir -p $(DEB_OUT)/src/iopmem-$(VERSION)
+	git ls-files -z --cached --others --exclude-standard | \
+		while IFS= read -r -d '' f; do [ -e "$$f" ] && printf '%s\0' "$$f"; done | \
+		xargs -0 cp --parents -t $(DEB_OUT)/src/iopmem-$(VERSION)
+	cd $(DEB_OUT)/src/iopmem-$(VERSION) && \
+		DEB_BUILD_OPTIONS=noautodbgsym dpkg-buildpackage -b -us -uc >../../build.log 2>&1 || \
+		{ tail -n 30 ../../build.log; echo "make deb: dpkg-buildpackage failed (log: $(DEB_OUT)/build.log)" >&2; exit 1; }
+	mv $(DEB_OUT)/src/*.deb $(DEB_OUT)/
+	rm -rf $(DEB_OUT)/src
+	lintian --fail-on error --tag-display-limit 0 $(DEB_OUT)/*.deb | tee $(DEB_OUT)/lintian.log
+	@ls $(DEB_OUT)/*.deb
 
 clean:
-	$(MAKE) -C $(KDIR) M=$(TOP) clean
+	-$(KDIR_SH) $(MAKE) -C "$$kdir" M=$(TOP) clean
 	rm -rf build
 
 checkpatch:
@@ -73,8 +124,8 @@ checkpatch:
 # warnings; any output from the checker fails the target.
 sparse:
 	@mkdir -p build
-	$(MAKE) -C $(KDIR) M=$(TOP) clean >/dev/null
-	$(MAKE) -C $(KDIR) M=$(TOP) C=2 modules 2>&1 | tee build/sparse.log
+	$(KDIR_SH) $(MAKE) -C "$$kdir" M=$(TOP) clean >/dev/null
+	$(KDIR_SH) $(MAKE) -C "$$kdir" M=$(TOP) C=2 modules 2>&1 | tee build/sparse.log
 	@! grep -E '(warning|error):' build/sparse.log
 
 lint: checkpatch sparse
@@ -111,7 +162,7 @@ TEST_BINS := build/tests/p2prdma build/tests/p2pbench $(patsubst tests/bin/%.c,b
 tests-bin: $(TEST_BINS) $(UNIT_TESTS)
 
 check:
-	scripts/install-deps.sh
+	scripts/install-deps.sh base deb
 	$(MAKE) all tests-bin
 	tests/run-tests
 
@@ -120,7 +171,10 @@ bench:
 	$(MAKE) all tests-bin
 	QUICK=$(QUICK) bench/run
 
+# what scripts/demo.sh and scripts/demo-guest.sh run
+DEMO_BINS := build/tests/p2prdma build/tests/p2pmap
+
 demo:
 	scripts/install-deps.sh
-	$(MAKE) all
+	$(MAKE) all $(DEMO_BINS)
 	scripts/demo.sh

@@ -1,7 +1,15 @@
 #!/bin/sh
-# Install every Debian package that iopmem's build, testbed, tests and demo
-# need. Idempotent: packages already present are skipped, and apt-get update
-# runs at most once per invocation (and only when something is missing).
+# Install the Debian packages iopmem needs.  Idempotent: packages already
+# present are skipped, and apt-get update runs at most once per invocation
+# (and only when something is missing).
+#
+#   install-deps.sh [GROUP...]
+#     base   build, testbed, tests, demo (the default)
+#     deb    packaging: make deb, lintian, the package test
+#     fresh  scripts/fresh-machine.sh (debootstrap)
+#
+# Installing never changes which kernel the testbed boots: that is the one
+# linux-image-amd64 points at (scripts/kver.sh).
 set -eu
 
 SUDO=
@@ -9,7 +17,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	SUDO=sudo
 fi
 
-PKGS="
+BASE="
 build-essential make gcc bc flex bison kmod cpio gzip xz-utils
 sparse
 linux-image-amd64 linux-headers-amd64 linux-source-6.1
@@ -20,6 +28,26 @@ ndctl daxctl
 libjson-c-dev pkg-config
 python3 perl udev systemd
 "
+DEB="
+dpkg-dev debhelper dh-dkms dkms lintian bash-completion fakeroot
+"
+FRESH="
+debootstrap
+"
+
+PKGS=
+[ $# -gt 0 ] || set -- base
+for group in "$@"; do
+	case $group in
+	base) PKGS="$PKGS $BASE" ;;
+	deb) PKGS="$PKGS $BASE $DEB" ;;
+	fresh) PKGS="$PKGS $FRESH" ;;
+	*)
+		echo "install-deps: unknown group '$group' (base, deb or fresh)" >&2
+		exit 2
+		;;
+	esac
+done
 
 # checkpatch.pl and its data files, from Debian's linux-source-6.1 tarball
 # (never copied into this repository).

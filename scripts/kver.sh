@@ -1,54 +1,119 @@
 #!/bin/sh
-# Print the kernel build directory (KDIR) or version (KVER) iopmem targets.
+# The one place that decides which kernel iopmem builds for and boots.
 #
-#   kver.sh kdir   the running kernel's build dir if it exists, otherwise the
-#                  newest /usr/src/linux-headers-*-amd64 whose kernel image
-#                  /boot/vmlinuz-<ver> is installed (the QEMU guest kernel)
-#   kver.sh kver   the version matching $KDIR (or the default KDIR)
+#   kver.sh kver       the kernel release (`uname -r` form) to build for
+#   kver.sh kdir       its build directory (the kernel headers)
+#   kver.sh note       say on stderr which kernel was chosen, and which other
+#                      kernels with headers are installed (never a silent pick)
+#   kver.sh installed  every installed kernel that has headers and an image
+#   kver.sh supported  those of them that iopmem supports (6.1.x, 6.12.x)
 #
-# This is the one place that decides which kernel the project builds for.
+# The choice, in this order:
+#   KVER=RELEASE  that kernel (e.g. KVER=6.1.0-56-amd64, or KVER=$(uname -r)
+#                 on real hardware); its headers must be installed
+#   KDIR=DIR      a kernel build directory; KVER is read from it
+#   default       the testbed's kernel: the one Debian 12's linux-image-amd64
+#                 package depends on (the 6.1 series).  Installing another
+#                 kernel (e.g. 6.12 from bookworm-backports) never changes it.
+#
+# This script runs at recipe time, after scripts/install-deps.sh, never when
+# a Makefile is read.
 set -eu
 
-default_kdir() {
-	run="/lib/modules/$(uname -r)/build"
-	if [ -d "$run" ]; then
-		echo "$run"
-		return 0
-	fi
-	best=
-	for d in /usr/src/linux-headers-*-amd64; do
-		[ -d "$d" ] || continue
-		v=${d#/usr/src/linux-headers-}
-		[ -f "/boot/vmlinuz-$v" ] || continue
-		best="$best$v
-"
-	done
-	v=$(printf '%s' "$best" | sort -V | tail -n 1)
-	if [ -z "$v" ]; then
-		echo "kver.sh: no kernel build dir found; install linux-headers-amd64 and linux-image-amd64 (scripts/install-deps.sh) or set KDIR" >&2
-		return 1
-	fi
-	echo "/usr/src/linux-headers-$v"
+die() {
+	echo "kver.sh: $*" >&2
+	exit 1
 }
 
-kdir=${KDIR:-}
-[ -n "$kdir" ] || kdir=$(default_kdir)
-
-case "${1:-kdir}" in
-kdir)
-	echo "$kdir"
-	;;
-kver)
-	# utsrelease.h holds the exact `uname -r` of the kernel the tree is for.
-	uts="$kdir/include/generated/utsrelease.h"
-	if [ -f "$uts" ]; then
-		sed -n 's/^#define UTS_RELEASE "\(.*\)"$/\1/p' "$uts"
-	else
-		basename "$(readlink -f "$kdir")" | sed 's/^linux-headers-//'
+headers_dir() {
+	if [ -d "/usr/src/linux-headers-$1" ]; then
+		echo "/usr/src/linux-headers-$1"
+	elif [ -d "/lib/modules/$1/build" ]; then
+		echo "/lib/modules/$1/build"
 	fi
+}
+
+installed() {
+	for d in /usr/src/linux-headers-*; do
+		[ -f "$d/Makefile" ] || continue
+		v=${d#/usr/src/linux-headers-}
+		[ -f "/boot/vmlinuz-$v" ] || continue
+		[ -d "$d/include/generated" ] || continue	# not a -common dir
+		echo "$v"
+	done | sort -V
+}
+
+supported() {
+	installed | grep -E '^6\.(1|12)\.' || true
+}
+
+# The release Debian 12's linux-image-amd64 metapackage points at.
+testbed_kver() {
+	dep=$(dpkg-query -W -f='${Depends}' linux-image-amd64 2>/dev/null) || dep=
+	v=$(printf '%s\n' "$dep" | tr ',' '\n' | sed -n 's/^ *linux-image-\([^ ]*\).*/\1/p' | head -n 1)
+	[ -n "$v" ] || die "linux-image-amd64 is not installed: run scripts/install-deps.sh (or choose a kernel with KVER=RELEASE)"
+	echo "$v"
+}
+
+release_of() {
+	uts="$1/include/generated/utsrelease.h"
+	[ -f "$uts" ] || die "$1 is not a kernel build directory (no include/generated/utsrelease.h)"
+	sed -n 's/^#define UTS_RELEASE "\(.*\)"$/\1/p' "$uts"
+}
+
+choose_kver() {
+	if [ -n "${KVER:-}" ]; then
+		echo "$KVER"
+	elif [ -n "${KDIR:-}" ]; then
+		release_of "$KDIR"
+	else
+		testbed_kver
+	fi
+}
+
+choose_kdir() {
+	if [ -n "${KDIR:-}" ]; then
+		[ -d "$KDIR" ] || die "KDIR=$KDIR does not exist"
+		echo "$KDIR"
+		return
+	fi
+	v=$(choose_kver)
+	d=$(headers_dir "$v")
+	if [ -z "$d" ]; then
+		others=$(installed | tr '\n' ' ')
+		die "no headers for kernel $v (install linux-headers-$v; kernels with headers here: ${others:-none})"
+	fi
+	echo "$d"
+}
+
+case "${1:-}" in
+kver)
+	v=$(choose_kver)
+	case $v in
+	*[!A-Za-z0-9._+~-]*|'') die "KVER='$v' is not a kernel release" ;;
+	esac
+	echo "$v"
+	;;
+kdir)
+	choose_kdir
+	;;
+note)
+	v=$(choose_kver)
+	choose_kdir >/dev/null
+	how="the testbed's default; choose another with KVER=RELEASE"
+	[ -z "${KVER:-}" ] || how="KVER"
+	[ -z "${KDIR:-}" ] || [ -n "${KVER:-}" ] || how="KDIR"
+	others=$(installed | grep -vxF "$v" | tr '\n' ' ' || true)
+	echo "kver.sh: building for kernel $v ($how)${others:+; also installed: $others}" >&2
+	;;
+installed)
+	installed
+	;;
+supported)
+	supported
 	;;
 *)
-	echo "usage: kver.sh kdir|kver" >&2
+	echo "usage: kver.sh kver|kdir|note|installed|supported" >&2
 	exit 2
 	;;
 esac

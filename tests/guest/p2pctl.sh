@@ -57,7 +57,9 @@ check_eq "list -i: the idle seed" p2pdax0.0 "$("$P" list -i -r 0 | jq_ 'd[0]["de
 run_err "list -r unknown region" "region 7 not found" "$P" list -r 7
 run_err "list -r junk" "neither a region id nor a PCI address" "$P" list -r x7
 run_err "list -d unknown device" "device p2pdax0.9 not found" "$P" list -d p2pdax0.9
-run_err "list -d junk" "is not a device name" "$P" list -d dax0.0
+run_err "list -d junk" "'dax0.0' is not a device (p2pdaxR.N, /dev/p2pdaxR.N or R.N)" "$P" list -d dax0.0
+run_err "list -d /dev/ without p2pdax" "is not a device" "$P" list -d /dev/0.0
+check_eq "list -r all is every region" "$("$P" list)" "$("$P" list -r all)"
 run_err "list: unknown option" "bad option" "$P" list --bogus
 
 # ---- create-device ---------------------------------------------------------------------
@@ -70,8 +72,9 @@ check_eq "the node has that owner and mode" "1001:1001 640" "$(stat -c '%u:%g %a
 check_eq "three devices" "p2pdax0.0 p2pdax0.1 p2pdax0.2" "$("$P" list -D -r 0 | jq_ '" ".join(x["chardev"] for x in d[0]["devices"])')"
 before=$("$P" list -M -i)
 run_err "create: no region" "-r REGION and -s SIZE are required" "$P" create-device -s 2M
-run_err "create: bad size" "bad size '12Q'" "$P" create-device -r 0 -s 12Q
-run_err "create: negative size" "bad size '-2M'" "$P" create-device -r 0 -s -2M
+run_err "create: bad size" "bad size '12Q': unknown suffix" "$P" create-device -r 0 -s 12Q
+run_err "create: negative size" "bad size '-2M': sizes cannot be negative" "$P" create-device -r 0 -s -2M
+run_err "create: -r all refused" "create-device carves one region" "$P" create-device -r all -s 2M
 run_err "create: overflowing size" "too large" "$P" create-device -r 0 -s 99999999999999999999
 run_err "create: size 0" "must not be 0" "$P" create-device -r 0 -s 0
 run_err "create: too large" "not enough free space" "$P" create-device -r 0 -s 1G -a 4K
@@ -89,13 +92,24 @@ check_eq "failed creates changed nothing" "$before" "$("$P" list -M -i)"
 check_eq "resize-device grows" 37748736 "$("$P" resize-device p2pdax0.2 -s 36M | jq_ 'd["size"]')"
 check_eq "resize-device shrinks" 33554432 "$("$P" resize-device p2pdax0.2 -s 32M | jq_ 'd["size"]')"
 run_err "resize: unknown device" "device p2pdax0.9 not found" "$P" resize-device p2pdax0.9 -s 2M
-run_err "resize: not a device name" "is not a device name" "$P" resize-device foo -s 2M
+run_err "resize: not a device name" "'foo' is not a device" "$P" resize-device foo -s 2M
+check_eq "resize-device /dev/p2pdaxR.N" 35651584 "$("$P" resize-device /dev/p2pdax0.2 -s 34M | jq_ 'd["size"]')"
+check_eq "resize-device R.N" 33554432 "$("$P" resize-device 0.2 -s 32M | jq_ 'd["size"]')"
+check_eq "list -d R.N" p2pdax0.2 "$("$P" list -d 0.2 | jq_ 'd[0]["chardev"]')"
+check_eq "list -d /dev/p2pdaxR.N" p2pdax0.2 "$("$P" list -d /dev/p2pdax0.2 | jq_ 'd[0]["chardev"]')"
+check_eq "sizes are decimal: 010M is 10 MiB" 10485760 "$("$P" resize-device 0.2 -s 010M | jq_ 'd["size"]')"
+"$P" resize-device 0.2 -s 32M >/dev/null
+run_err "resize: hexadecimal refused, saying why" "bad size '0x200000': hexadecimal is not accepted" \
+	"$P" resize-device 0.2 -s 0x200000
+run_err "resize: leading zeros in a device name refused" "'0.02' is not a device" "$P" resize-device 0.02 -s 2M
 run_err "resize: no size" "-s SIZE are required" "$P" resize-device p2pdax0.2
 run_err "resize: beyond the region" "not enough free space" "$P" resize-device p2pdax0.2 -s 512M
 check_eq "set-owner changes the mode" 0600 "$("$P" set-owner p2pdax0.2 --mode 600 | jq_ 'd["mode"]')"
 check_eq "set-owner changes the owner" 1002 "$("$P" set-owner p2pdax0.2 --owner 1002 | jq_ 'd["owner"]')"
 run_err "set-owner with nothing to set" "nothing to set" "$P" set-owner p2pdax0.2
 run_err "set-owner: unknown group" "no such group" "$P" set-owner p2pdax0.2 --group nosuchgroup
+check_eq "set-owner /dev/p2pdaxR.N" 0640 "$("$P" set-owner /dev/p2pdax0.2 --mode 640 | jq_ 'd["mode"]')"
+"$P" set-owner 0.2 --mode 600 >/dev/null
 seed=$(region_attr "$a" seed)
 run_err "destroy the seed" "is region 0's seed" "$P" destroy-device "$seed"
 run_err "destroy: unknown device" "device p2pdax0.9 not found" "$P" destroy-device p2pdax0.9
@@ -105,6 +119,12 @@ check "destroyed device is gone" test ! -e /sys/class/p2pdax/p2pdax0.1
 "$P" create-device -r 0 -s 8M -a 4K --mode 0660 >/dev/null
 "$P" create-device -r 1 -s all --owner 1002 >/dev/null
 check_eq "-s all takes the whole region" 0 "$("$P" list -r 1 | jq_ 'd[0]["available_size"]')"
+check_eq "completion: regions by id and PCI address, and all" \
+	"$(printf '%s\n' 0 1 "$a" "$b" all | sort | tr '\n' ' ')" \
+	"$(complete_line 'p2pctl list -r ' | tr '\n' ' ')"
+check_eq "completion: devices" "$(ls /sys/class/p2pdax | grep '^p2pdax0\.' | sort | tr '\n' ' ')" \
+	"$(complete_line 'p2pctl resize-device p2pdax0' | tr '\n' ' ')"
+check_eq "completion: bind offers PCI addresses" "$a" "$(complete_line "p2pctl bind ${a%.*}")"
 check_eq "a fragmented device for the round trip" 2 "$("$P" list -M -d p2pdax0.2 | jq_ 'len(d[0]["extents"])')"
 
 # ---- save / unbind / bind / apply ---------------------------------------------------------

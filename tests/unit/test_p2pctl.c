@@ -63,7 +63,25 @@ int main(void)
 	int r, d;
 
 	ok(size_is("4096", 0, 4096), "plain bytes");
-	ok(size_is("0x1000", 0, 4096), "hex bytes");
+	ok(size_is("0x1000", -EINVAL, 0), "hexadecimal refused (sizes are decimal)");
+	ok(size_is("010M", 0, 10ULL << 20) && size_is("0010", 0, 10), "leading zeros are decimal, not octal");
+	ok(size_is(" 4096", -EINVAL, 0) && size_is("+4096", -EINVAL, 0), "leading space or sign refused");
+	ok(size_is("18446744073709551615", 0, UINT64_MAX) &&
+	   size_is("18446744073709551616", -ERANGE, 0), "64-bit limit exact");
+	{
+		const char *why = NULL;
+
+		ok(parse_size_why("-2M", true, &v, &why) == -EINVAL && why && strstr(why, "negative"),
+		   "negative: says why");
+		ok(parse_size_why("0x10", true, &v, &why) == -EINVAL && why && strstr(why, "decimal"),
+		   "hex: says why");
+		ok(parse_size_why("4Q", true, &v, &why) == -EINVAL && why && strstr(why, "suffix"),
+		   "bad suffix: says why");
+		ok(parse_size_why("", true, &v, &why) == -EINVAL && why && strstr(why, "empty"),
+		   "empty: says why");
+		ok(parse_size_why("99999999999999999999", true, &v, &why) == -ERANGE && why &&
+		   strstr(why, "too large"), "overflow: says why");
+	}
 	ok(size_is("4K", 0, 4096) && size_is("4k", 0, 4096), "K suffix");
 	ok(size_is("2M", 0, 2ULL << 20) && size_is("2MiB", 0, 2ULL << 20), "M and MiB");
 	ok(size_is("1G", 0, 1ULL << 30) && size_is("1GB", 0, 1ULL << 30), "G and GB");
@@ -93,6 +111,19 @@ int main(void)
 	ok(parse_dev_name("p2pdax3", &r, &d) && parse_dev_name("dax0.1", &r, &d) &&
 	   parse_dev_name("p2pdax0.1x", &r, &d) && parse_dev_name("p2pdax-1.0", &r, &d),
 	   "bad device names");
+	ok(parse_dev_name("p2pdax0.01", &r, &d) && parse_dev_name("p2pdax00.1", &r, &d) &&
+	   parse_dev_name("p2pdax0. 1", &r, &d) && parse_dev_name("p2pdax0.+1", &r, &d) &&
+	   parse_dev_name("p2pdax0.1234567890", &r, &d),
+	   "device names are spelt one way (no zeros, signs, spaces, overflow)");
+	ok(!parse_dev_arg("p2pdax1.2", buf, sizeof(buf)) && !strcmp(buf, "p2pdax1.2"), "device arg p2pdaxR.N");
+	ok(!parse_dev_arg("/dev/p2pdax1.2", buf, sizeof(buf)) && !strcmp(buf, "p2pdax1.2"),
+	   "device arg /dev/p2pdaxR.N");
+	ok(!parse_dev_arg("1.2", buf, sizeof(buf)) && !strcmp(buf, "p2pdax1.2"), "device arg R.N");
+	ok(parse_dev_arg("/dev/1.2", buf, sizeof(buf)) && parse_dev_arg("/dev/dax0.0", buf, sizeof(buf)) &&
+	   parse_dev_arg("/sys/class/p2pdax/p2pdax0.0", buf, sizeof(buf)) &&
+	   parse_dev_arg("1", buf, sizeof(buf)) && parse_dev_arg("", buf, sizeof(buf)) &&
+	   parse_dev_arg("1.2.3", buf, sizeof(buf)) && parse_dev_arg("p2pdax1.2/", buf, sizeof(buf)),
+	   "bad device args");
 	ok(!strcmp(fmt_human(256ULL << 20, buf, sizeof(buf)), "256.00 MiB"), "human MiB");
 	ok(!strcmp(fmt_human(512, buf, sizeof(buf)), "512 B"), "human bytes");
 

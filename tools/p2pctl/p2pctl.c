@@ -235,19 +235,38 @@ int apply_owner(const char *name, const struct owner_opts *o)
 	return 0;
 }
 
-static int load_device_arg(const char *arg, struct p2p_device *d)
+/* a device argument in any spelling parse_dev_arg() takes, or a message */
+static int device_arg(const char *arg, char *name, size_t len)
 {
-	int r, n, rc;
-
 	if (!arg)
 		return fail("no device given");
-	if (parse_dev_name(arg, &r, &n))
-		return fail("'%s' is not a device name (p2pdaxR.N)", arg);
-	rc = device_load(arg, d);
+	if (parse_dev_arg(arg, name, len))
+		return fail("'%s' is not a device (p2pdaxR.N, /dev/p2pdaxR.N or R.N)", arg);
+	return 0;
+}
+
+static int load_device_arg(const char *arg, struct p2p_device *d)
+{
+	char name[32];
+	int rc;
+
+	if (device_arg(arg, name, sizeof(name)))
+		return 1;
+	rc = device_load(name, d);
 	if (rc == -ENOENT)
-		return fail("device %s not found", arg);
+		return fail("device %s not found", name);
 	if (rc)
-		return fail("cannot read %s: %s", arg, why(rc));
+		return fail("cannot read %s: %s", name, why(rc));
+	return 0;
+}
+
+/* a SIZE argument, or a message saying what is wrong with it */
+static int size_arg(const char *spec, bool allow_all, uint64_t *size)
+{
+	const char *problem;
+
+	if (parse_size_why(spec, allow_all, size, &problem))
+		return fail("bad size '%s': %s", spec, problem);
 	return 0;
 }
 
@@ -298,7 +317,7 @@ static int region_fail(const char *spec, int rc)
 /* ---- list ------------------------------------------------------------------------ */
 
 static const char list_usage[] =
-	"p2pctl list [-r REGION] [-d DEVICE] [-D] [-M] [-i] [-u]";
+	"p2pctl list [-r REGION|all] [-d DEVICE] [-D] [-M] [-i] [-u]";
 
 static int cmd_list(int argc, char **argv)
 {
@@ -313,7 +332,8 @@ static int cmd_list(int argc, char **argv)
 	const char *rspec = NULL, *dspec = NULL;
 	bool show_devs = false, maps = false, idle = false;
 	struct json_object *out;
-	int c, nr, nd, i, j, r, n, found = 0;
+	char dname[32];
+	int c, nr, nd, i, j, found = 0;
 
 	while ((c = getopt_long(argc, argv, "r:d:DMiuh", opts, NULL)) != -1) {
 		switch (c) {
@@ -329,8 +349,13 @@ static int cmd_list(int argc, char **argv)
 	}
 	if (optind < argc)
 		return usage_error(list_usage, "unexpected argument '%s'", argv[optind]);
-	if (dspec && parse_dev_name(dspec, &r, &n))
-		return fail("'%s' is not a device name (p2pdaxR.N)", dspec);
+	if (dspec) {
+		if (device_arg(dspec, dname, sizeof(dname)))
+			return 1;
+		dspec = dname;
+	}
+	if (rspec && !strcmp(rspec, "all"))
+		rspec = NULL;
 
 	if (rspec) {
 		int rc = region_find(rspec, &regions[0]);
@@ -613,9 +638,10 @@ static int cmd_create(int argc, char **argv)
 		return usage_error(create_usage, "unexpected argument '%s'", argv[optind]);
 	if (!rspec || !sspec)
 		return usage_error(create_usage, "-r REGION and -s SIZE are required");
-	rc = parse_size(sspec, true, &size);
-	if (rc)
-		return fail("bad size '%s'%s", sspec, rc == -ERANGE ? " (too large)" : " (a number with K, M, G or T, or \"all\")");
+	if (!strcmp(rspec, "all"))
+		return fail("create-device carves one region: name it (-r ID or -r PCI_ADDR), not 'all'");
+	if (size_arg(sspec, true, &size))
+		return 1;
 	if (size == 0)
 		return fail("size must not be 0");
 	if (aspec && parse_align(aspec, &align))
@@ -671,7 +697,7 @@ static int cmd_resize(int argc, char **argv)
 	struct p2p_region r;
 	char rid[16];
 	uint64_t size;
-	int c, rc;
+	int c;
 
 	while ((c = getopt_long(argc, argv, "s:uh", opts, NULL)) != -1) {
 		switch (c) {
@@ -683,9 +709,8 @@ static int cmd_resize(int argc, char **argv)
 	}
 	if (optind + 1 != argc || !sspec)
 		return usage_error(resize_usage, "DEVICE and -s SIZE are required");
-	rc = parse_size(sspec, true, &size);
-	if (rc)
-		return fail("bad size '%s'%s", sspec, rc == -ERANGE ? " (too large)" : " (a number with K, M, G or T, or \"all\")");
+	if (size_arg(sspec, true, &size))
+		return 1;
 	if (load_device_arg(argv[optind], &d))
 		return 1;
 	if (size == SIZE_ALL) {
@@ -801,8 +826,9 @@ static void help(FILE *f)
 		"Administer iopmem cards and their p2pdax devices.\n\n");
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %s\n      %s\n", commands[i].usage, commands[i].help);
-	fprintf(f, "\nSIZE: bytes, or with K, M, G, T (binary).  REGION: region id or PCI address.\n"
-		"'p2pctl COMMAND --help' shows one command; see p2pctl(8).\n");
+	fprintf(f, "\nSIZE: decimal bytes, or with K, M, G, T (binary).  REGION: region id or PCI\n"
+		"address (list also takes 'all').  DEVICE: p2pdaxR.N, /dev/p2pdaxR.N or R.N.\n"
+		"'p2pctl COMMAND --help' shows one command; 'p2pctl --version'; see p2pctl(8).\n");
 }
 
 int main(int argc, char **argv)
@@ -812,6 +838,14 @@ int main(int argc, char **argv)
 	if (argc < 2) {
 		help(stderr);
 		return 2;
+	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+		if (argc != 2) {
+			fprintf(stderr, "p2pctl: --version takes no arguments\n");
+			return 2;
+		}
+		printf("%s\n", P2PCTL_VERSION);
+		return 0;
 	}
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
 		help(stdout);

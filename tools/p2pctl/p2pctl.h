@@ -7,6 +7,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* from debian/changelog, through the Makefile */
+#ifndef P2PCTL_VERSION
+#error "P2PCTL_VERSION is not defined: build p2pctl with the top-level Makefile"
+#endif
+
 #include "sysfs.h"
 #include "util.h"
 

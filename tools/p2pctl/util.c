@@ -11,29 +11,46 @@
 
 #include "util.h"
 
-int parse_size(const char *s, bool allow_all, uint64_t *out)
+int parse_size_why(const char *s, bool allow_all, uint64_t *out, const char **why)
 {
-	unsigned long long v;
+	const char *dummy, *p;
 	unsigned int shift = 0;
-	char *end;
+	uint64_t v = 0;
 
-	if (!s)
+	if (!why)
+		why = &dummy;
+	*why = NULL;
+	if (!s || !*s) {
+		*why = "empty";
 		return -EINVAL;
-	while (isspace((unsigned char)*s))
-		s++;
+	}
 	if (allow_all && !strcmp(s, "all")) {
 		*out = SIZE_ALL;
 		return 0;
 	}
-	if (!isdigit((unsigned char)*s))
-		return -EINVAL;	/* empty, negative, junk */
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno == ERANGE)
-		return -ERANGE;
-	if (end == s)
+	if (*s == '-') {
+		*why = "sizes cannot be negative";
 		return -EINVAL;
-	switch (*end) {
+	}
+	if (!isdigit((unsigned char)*s)) {
+		*why = allow_all ? "not a decimal number (or \"all\")" : "not a decimal number";
+		return -EINVAL;
+	}
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		*why = "hexadecimal is not accepted: sizes are decimal";
+		return -EINVAL;
+	}
+	/* decimal only: "010M" is 10 MiB, never octal */
+	for (p = s; isdigit((unsigned char)*p); p++) {
+		unsigned int digit = (unsigned int)(*p - '0');
+
+		if (v > (UINT64_MAX - digit) / 10) {
+			*why = "too large (beyond 64 bits)";
+			return -ERANGE;
+		}
+		v = v * 10 + digit;
+	}
+	switch (*p) {
 	case 'k': case 'K':
 		shift = 10;
 		break;
@@ -49,19 +66,29 @@ int parse_size(const char *s, bool allow_all, uint64_t *out)
 	case '\0':
 		break;
 	default:
+		*why = "unknown suffix (use K, M, G or T, powers of 1024)";
 		return -EINVAL;
 	}
 	if (shift) {
-		end++;
-		if (!strcmp(end, "iB") || !strcmp(end, "B"))
-			end += strlen(end);
+		p++;
+		if (!strcmp(p, "iB") || !strcmp(p, "B"))
+			p += strlen(p);
 	}
-	if (*end)
+	if (*p) {
+		*why = "unknown suffix (use K, M, G or T, powers of 1024)";
 		return -EINVAL;
-	if (shift && v > (UINT64_MAX >> shift))
+	}
+	if (shift && v > (UINT64_MAX >> shift)) {
+		*why = "too large (beyond 64 bits)";
 		return -ERANGE;
-	*out = (uint64_t)v << shift;
+	}
+	*out = v << shift;
 	return 0;
+}
+
+int parse_size(const char *s, bool allow_all, uint64_t *out)
+{
+	return parse_size_why(s, allow_all, out, NULL);
 }
 
 int parse_align(const char *s, uint64_t *out)
@@ -112,17 +139,59 @@ int parse_pci_addr(const char *s, char out[13])
 	return 0;
 }
 
+/*
+ * A decimal number of at most 9 digits at *s, without leading zeros (names
+ * are spelt one way), advancing *s; -1 if there is none.
+ */
+static int small_decimal(const char **s)
+{
+	int v = 0, digits = 0;
+
+	if (**s == '0' && isdigit((unsigned char)(*s)[1]))
+		return -1;
+	while (isdigit((unsigned char)**s) && digits < 10) {
+		v = v * 10 + (**s - '0');
+		(*s)++;
+		digits++;
+	}
+	return digits && digits < 10 ? v : -1;
+}
+
 int parse_dev_name(const char *s, int *region, int *n)
 {
-	int r, d, len = 0;
+	int r, d;
 
 	if (!s || strncmp(s, "p2pdax", 6))
 		return -EINVAL;
-	if (sscanf(s + 6, "%d.%d%n", &r, &d, &len) != 2 || s[6 + len] ||
-	    r < 0 || d < 0 || !isdigit((unsigned char)s[6]))
+	s += 6;
+	r = small_decimal(&s);
+	if (r < 0 || *s++ != '.')
+		return -EINVAL;
+	d = small_decimal(&s);
+	if (d < 0 || *s)
 		return -EINVAL;
 	*region = r;
 	*n = d;
+	return 0;
+}
+
+int parse_dev_arg(const char *s, char *name, size_t len)
+{
+	char buf[64];
+	int r, n;
+
+	if (!s || strlen(s) >= sizeof(buf) - 6)
+		return -EINVAL;
+	if (!strncmp(s, "/dev/", 5))
+		snprintf(buf, sizeof(buf), "%s", s + 5);	/* only p2pdaxR.N */
+	else if (isdigit((unsigned char)*s))
+		snprintf(buf, sizeof(buf), "p2pdax%s", s);	/* R.N */
+	else
+		snprintf(buf, sizeof(buf), "%s", s);
+	if (parse_dev_name(buf, &r, &n))
+		return -EINVAL;
+	if ((size_t)snprintf(name, len, "p2pdax%d.%d", r, n) >= len)
+		return -EINVAL;
 	return 0;
 }
 

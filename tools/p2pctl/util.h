@@ -16,10 +16,13 @@
 #define SIZE_ALL	UINT64_MAX
 
 /*
- * "4096", "0x1000", "4K", "2M", "1G", "1T" (binary units; "KiB"/"KB"/"k"
- * accepted), or "all" when @allow_all.  Returns 0 and sets *out, or -EINVAL
- * (malformed, negative, empty) or -ERANGE (beyond 64 bits).
+ * "4096", "4K", "2M", "1G", "1T": decimal digits ("010M" is 10 MiB) with an
+ * optional binary suffix ("KiB"/"KB"/"k" accepted), or "all" when
+ * @allow_all.  Returns 0 and sets *out, or -EINVAL (malformed, negative,
+ * empty, hexadecimal) or -ERANGE (beyond 64 bits); *why (if not NULL) then
+ * says what is wrong, for messages.
  */
+int parse_size_why(const char *s, bool allow_all, uint64_t *out, const char **why);
 int parse_size(const char *s, bool allow_all, uint64_t *out);
 /* "4096", "4K", "2M", "1G" -> a valid device alignment, else -EINVAL */
 int parse_align(const char *s, uint64_t *out);
@@ -29,6 +32,11 @@ int parse_mode(const char *s, mode_t *out);
 int parse_pci_addr(const char *s, char out[13]);
 /* "p2pdaxR.N" */
 int parse_dev_name(const char *s, int *region, int *n);
+/*
+ * A device as the user may name it: "p2pdaxR.N", "/dev/p2pdaxR.N" or "R.N".
+ * Writes the canonical "p2pdaxR.N" to @name; -EINVAL if it is none of these.
+ */
+int parse_dev_arg(const char *s, char *name, size_t len);
 
 /* "256.00 MiB" */
 const char *fmt_human(uint64_t bytes, char *buf, size_t len);

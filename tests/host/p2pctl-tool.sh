@@ -1,0 +1,94 @@
+#!/bin/bash
+# p2pctl as a packaged tool, on the host (no kernel needed): --version, the
+# man page documents every command and option, bash completion completes
+# them, and the build's own inputs (KVER, PREFIX, install-deps groups,
+# fresh-machine options) refuse bad values with a clear message.
+. "$(dirname "$0")/../common"
+P=$TOP/tools/p2pctl/p2pctl
+MAN=$TOP/Documentation/man/p2pctl.8
+COMP=$TOP/tools/p2pctl/p2pctl.bash-completion
+ver=$(awk -F'[()]' 'NR == 1 { print $2; exit }' "$TOP/debian/changelog")
+
+# run_err WHAT RC MESSAGE CMD...: CMD exits RC saying MESSAGE on stderr
+run_err() {
+	local what=$1 want=$2 msg=$3 out rc=0
+	shift 3
+	out=$("$@" 2>&1 >/dev/null) || rc=$?
+	if [ "$rc" = "$want" ] && [[ $out == *"$msg"* ]]; then
+		pass "$what"
+	else
+		fail "$what" "exit $rc, stderr: $out"
+	fi
+}
+
+check_eq "--version prints debian/changelog's version" "$ver" "$("$P" --version)"
+check_eq "version command" "$ver" "$("$P" version)"
+run_err "--version with an argument" 2 "takes no arguments" "$P" --version extra
+run_err "unknown command" 2 "unknown command 'frob'" "$P" frob
+
+# ---- the man page -----------------------------------------------------------------
+man_text=$(MANWIDTH=100 man -l "$MAN" 2>/dev/null | col -b)
+for sec in SYNOPSIS DESCRIPTION COMMANDS OPTIONS "LAYOUT FILE" "EXIT STATUS" EXAMPLES FILES; do
+	check "man page has $sec" grep -qx "$sec" <<<"$man_text"
+done
+check_eq "man page renders without groff warnings" "" \
+	"$(MANWIDTH=80 man --warnings -l "$MAN" 2>&1 >/dev/null)"
+cmds=$(sed -n 's/^\t{ "\([a-z-]*\)", cmd_.*/\1/p' "$TOP/tools/p2pctl/p2pctl.c")
+check "the command table was read" test "$(wc -w <<<"$cmds")" -ge 9
+longs=$(grep -ohE '\{ "[a-z-]+", (no|required)_argument, NULL, .[a-zA-Z].' "$TOP"/tools/p2pctl/*.c |
+	sed -E 's/\{ "([a-z-]+)", .*, NULL, .(.)./\1 \2/' | sort -u)
+check "the long options were read" test "$(wc -l <<<"$longs")" -ge 14
+missing=
+for c in $cmds; do
+	grep -qE "^ *p2pctl $c( |$)" <<<"$man_text" || missing="$missing $c"
+done
+check_eq "every command in the man page's SYNOPSIS" "" "$missing"
+missing=
+while read -r long short; do
+	grep -qE -- "-$short, --$long" <<<"$man_text" || missing="$missing -$short/--$long"
+done <<<"$longs"
+check_eq "every option (short and long) in the man page's OPTIONS" "" "$missing"
+
+# ---- bash completion ----------------------------------------------------------------
+check_eq "completion: commands" "$(tr ' ' '\n' <<<"$cmds" | sort)" "$(complete_line 'p2pctl ' | grep -v '^--')"
+check_eq "completion: a prefix" create-device "$(complete_line 'p2pctl cr')"
+missing=
+for c in $cmds; do
+	offered=$(complete_line "p2pctl $c --")
+	for long in $(awk '{ print $1 }' <<<"$longs"); do
+		# an option belongs to a command if the man page's SYNOPSIS line for it names its short form
+		short=$(awk -v l="$long" '$1 == l { print $2 }' <<<"$longs")
+		syn=$(grep -E "^ *p2pctl $c( |$)" <<<"$man_text" | head -n 1)
+		if grep -qE -- "\[?-$short( |\]|$)" <<<"$syn" && ! grep -qx -- "--$long" <<<"$offered"; then
+			missing="$missing $c:--$long"
+		fi
+	done
+done
+check_eq "completion offers each command's options" "" "$missing"
+check_eq "completion: list -r offers all" all "$(complete_line 'p2pctl list -r a')"
+check_eq "completion: -a offers the aligns" "1G 2M 4K" "$(complete_line 'p2pctl create-device -a ' | tr '\n' ' ' | sed 's/ $//')"
+
+# ---- the build's own inputs ------------------------------------------------------------
+run_err "KVER without headers" 1 "no headers for kernel 9.9.9-bogus" env KVER=9.9.9-bogus "$TOP/scripts/kver.sh" kdir
+run_err "KVER that is not a release" 1 "is not a kernel release" env KVER='6.1 x' "$TOP/scripts/kver.sh" kver
+run_err "make modules KVER=bogus" 2 "no headers for kernel 9.9.9-bogus" make -s -C "$TOP" modules KVER=9.9.9-bogus
+run_err "KDIR that does not exist" 1 "KDIR=/nonexistent does not exist" env KDIR=/nonexistent "$TOP/scripts/kver.sh" kdir
+run_err "kver.sh: unknown command" 2 "usage: kver.sh" "$TOP/scripts/kver.sh" frob
+note=$(KVER= KDIR= "$TOP/scripts/kver.sh" note 2>&1)
+check_match "the default kernel is the testbed's, and said so" "building for kernel .* \(the testbed's default; choose another with KVER=RELEASE\)" "$note"
+dflt=$(dpkg-query -W -f='${Depends}' linux-image-amd64 | sed -n 's/^linux-image-\([^ ,]*\).*/\1/p')
+check_eq "the default is the release linux-image-amd64 depends on" "$dflt" "$(KVER= KDIR= "$TOP/scripts/kver.sh" kver)"
+run_err "install-deps: unknown group" 2 "unknown group 'bogus'" "$TOP/scripts/install-deps.sh" bogus
+run_err "fresh-machine: unknown option" 2 "unknown option '--bogus'" "$TOP/scripts/fresh-machine.sh" --bogus
+tmp=$(mktemp -d)
+run_err "install-tools: relative PREFIX" 2 "must be an absolute path, not 'usr/sbin'" \
+	make -s -C "$TOP" install-tools DESTDIR="$tmp" PREFIX=usr
+check_eq "...installed nothing" "" "$(find "$tmp" -mindepth 1)"
+make -s -C "$TOP" install-tools DESTDIR="$tmp" PREFIX=/opt/p2p >/dev/null
+check_match "install-tools: the rule runs the installed binary" 'RUN\+="/opt/p2p/sbin/p2pctl apply' \
+	"$(cat "$tmp/etc/udev/rules.d/80-p2pdax.rules")"
+check_match "install-tools: so does the unit" 'ExecStart=/opt/p2p/sbin/p2pctl apply' \
+	"$(cat "$tmp/etc/systemd/system/p2pctl-apply.service")"
+check "install-tools: binary, man page, completion" test -x "$tmp/opt/p2p/sbin/p2pctl" -a \
+	-f "$tmp/opt/p2p/share/man/man8/p2pctl.8" -a -f "$tmp/opt/p2p/share/bash-completion/completions/p2pctl"
+rm -rf "$tmp"

@@ -1,0 +1,76 @@
+#!/bin/bash
+# The Debian packages, used the way an operator would: make deb, lintian,
+# install both packages on the host (DKMS builds the modules for every
+# supported kernel), boot a guest that uses only what the packages installed
+# (modprobe, /usr/sbin/p2pctl, the udev rule), then purge them and show the
+# modules are gone.  The guest shares the host's root, so it sees exactly the
+# files the packages put there.
+. "$(dirname "$0")/../common"
+[ "$(id -u)" = 0 ] || skip_all "installs packages on this machine: needs root"
+
+D=$TOP/build/deb
+ver=$(awk -F'[()]' 'NR == 1 { print $2; exit }' "$TOP/debian/changelog")
+kver=$("$TOP/scripts/kver.sh" kver)
+
+purge() {
+	DEBIAN_FRONTEND=noninteractive apt-get purge -y -q p2pctl iopmem-dkms >/dev/null 2>&1 || true
+}
+trap 'purge; t_done' EXIT
+purge	# a previous run that died half-way
+
+check "make deb" make -s -C "$TOP" deb
+check "iopmem-dkms_${ver}_all.deb built" test -s "$D/iopmem-dkms_${ver}_all.deb"
+check "p2pctl_${ver}_amd64.deb built" test -s "$D/p2pctl_${ver}_amd64.deb"
+check_eq "lintian: no errors or warnings" "" "$(grep -E '^[EW]: ' "$D/lintian.log" || true)"
+check_match "the dkms package ships the sources" "usr/src/iopmem-$ver/drivers/dax-core/device.c" \
+	"$(dpkg -c "$D/iopmem-dkms_${ver}_all.deb")"
+check_match "dkms.conf has the package version" "PACKAGE_VERSION=\"$ver\"" \
+	"$(dpkg --fsys-tarfile "$D/iopmem-dkms_${ver}_all.deb" | tar -xO "./usr/src/iopmem-$ver/dkms.conf")"
+check_eq "no build products in the source tree shipped" "" \
+	"$(dpkg -c "$D/iopmem-dkms_${ver}_all.deb" | grep -E '\.(o|ko|mod|cmd)$|mod\.c$' || true)"
+
+out=$(DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$D/iopmem-dkms_${ver}_all.deb" \
+	"$D/p2pctl_${ver}_amd64.deb" 2>&1) && rc=0 || rc=$?
+check_eq "apt-get install of both packages" 0 "$rc"
+[ "$rc" = 0 ] || echo "$out" | tail -n 20 | sed 's/^/#   /'
+status=$(dkms status iopmem 2>&1)
+echo "$status" | sed 's/^/# dkms status: /'
+n=0
+for k in $("$TOP/scripts/kver.sh" supported); do
+	n=$((n + 1))
+	check_match "dkms built and installed iopmem for $k" "iopmem/$ver, $k, x86_64: installed" "$status"
+done
+check "at least the testbed's kernel ($kver) is supported" test "$n" -ge 1
+check_eq "modprobe finds iopmem in updates/dkms" "/lib/modules/$kver/updates/dkms/iopmem.ko" \
+	"$(modinfo -k "$kver" -n iopmem)"
+check_eq "...and dax_core" "/lib/modules/$kver/updates/dkms/dax_core.ko" "$(modinfo -k "$kver" -n dax_core)"
+check_eq "the tool is /usr/sbin/p2pctl" "$ver" "$(/usr/sbin/p2pctl --version)"
+check_match "the udev rule runs /usr/sbin/p2pctl" 'RUN\+="/usr/sbin/p2pctl apply --owners-only' \
+	"$(cat /lib/udev/rules.d/80-p2pdax.rules)"
+check_match "the unit runs /usr/sbin/p2pctl" 'ExecStart=/usr/sbin/p2pctl apply' \
+	"$(cat /lib/systemd/system/p2pctl-apply.service)"
+check "the unit is enabled by the package (multi-user.target.wants)" \
+	test -L /etc/systemd/system/multi-user.target.wants/p2pctl-apply.service
+check_eq "the man page is installed" /usr/share/man/man8/p2pctl.8.gz "$(man -w p2pctl 2>/dev/null || true)"
+check "bash completion is installed" test -s /usr/share/bash-completion/completions/p2pctl
+
+# the guest uses only what the packages installed
+out=$("$TOP/scripts/qemu/run-vm" --outdir "$TOP/build/vm/package" --bar 64M -- \
+	bash "$TOP/tests/pkg/guest.sh" 2>&1) && rc=0 || rc=$?
+echo "$out" | sed 's/^/    /'
+check_eq "guest with the packaged modules and tool exits 0" 0 "$rc"
+check "guest: modprobe loaded the dkms-built module" \
+	grep -qE "^ok [0-9]+ - modprobe iopmem loads /lib/modules/$kver/updates/dkms/iopmem.ko" <<<"$out"
+check "guest: the udev rule applied the saved owner and mode" \
+	grep -qE "^ok [0-9]+ - udev gave the new node 1001:1001 640" <<<"$out"
+check_eq "guest: no failed checks" "" "$(echo "$out" | grep '^not ok' || true)"
+
+purge
+check "purge: packages gone" sh -c '! dpkg -s p2pctl iopmem-dkms >/dev/null 2>&1'
+check "purge: module files gone" test ! -e "/lib/modules/$kver/updates/dkms/iopmem.ko" -a \
+	! -e "/lib/modules/$kver/updates/dkms/dax_core.ko"
+check "purge: modprobe no longer finds iopmem" sh -c "! modprobe -S '$kver' -n iopmem 2>/dev/null"
+check_eq "purge: dkms knows no iopmem" "" "$(dkms status iopmem 2>/dev/null)"
+check "purge: tool, rule, unit gone" test ! -e /usr/sbin/p2pctl -a ! -e /lib/udev/rules.d/80-p2pdax.rules \
+	-a ! -e /lib/systemd/system/p2pctl-apply.service -a \
+	! -L /etc/systemd/system/multi-user.target.wants/p2pctl-apply.service
