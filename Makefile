@@ -149,6 +149,10 @@ build/tests/unit/test_p2pctl: tests/unit/test_p2pctl.c tools/p2pctl/util.c tools
 	@mkdir -p $(dir $@)
 	$(CC) $(P2PCTL_CFLAGS) -Itools/p2pctl -o $@ $< tools/p2pctl/util.c $(P2PCTL_LIBS)
 
+build/tests/p2pchurn: tests/bin/p2pchurn.c
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -pthread -o $@ $<
+
 build/tests/p2prdma: tests/rdma/p2prdma.c
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -o $@ $< -libverbs

@@ -18,12 +18,18 @@ echo
 echo "== verification on the host, in $out/card0.bar"
 status=0
 while read -r name dev owner what seed off len; do
-	ok=yes
+	ok=yes compared=0
 	while read -r foff doff n; do
 		"$TOP/build/tests/p2pmap" fcheck "$out/card0.bar" "$foff" "$n" "$seed" "$doff" >/dev/null || ok=NO
+		compared=$((compared + n))
 		printf '   %-8s %-10s BAR offset %#010x: %8d bytes of device offset %#x\n' \
 			"$name" "$dev" "$foff" "$n" "$doff"
 	done <"$out/results/$dev.pieces"
+	# every byte of the transfer must have been compared, not just some
+	if [ "$compared" != "$len" ]; then
+		echo "   $name $dev: compared $compared bytes of the $len transferred" >&2
+		ok=NO
+	fi
 	printf '   %-8s %s (owner %s): %s of %d bytes at device offset %#x: %s\n' \
 		"$name" "$dev" "$owner" "$what" "$len" "$off" \
 		"$([ $ok = yes ] && echo verified || echo MISMATCH)"

@@ -9,13 +9,14 @@
 
 #include <linux/device.h>
 #include <linux/mm.h>
+#include <linux/sched/mm.h>
 #include <linux/version.h>
 
-/* 6.2 made class->devnode() take a const struct device. */
+/* 6.2 made class->devnode() and ->dev_uevent() take a const struct device. */
 #if KERNEL_VERSION(6, 2, 0) <= LINUX_VERSION_CODE
-#define P2PDAX_DEVNODE_DEV const struct device
+#define P2PDAX_CLASS_DEV const struct device
 #else
-#define P2PDAX_DEVNODE_DEV struct device
+#define P2PDAX_CLASS_DEV struct device
 #endif
 
 /* 6.3 made vma->vm_flags read-only behind vm_flags_set(). */
@@ -56,5 +57,40 @@ static inline unsigned int p2pdax_fault_shift(enum page_entry_size pe_size)
 	}
 }
 #endif
+
+/* 6.10 replaced mm->get_unmapped_area with mm_get_unmapped_area(). */
+static inline unsigned long
+p2pdax_mm_get_unmapped_area(struct file *filp, unsigned long addr,
+			    unsigned long len, unsigned long pgoff,
+			    unsigned long flags)
+{
+#if KERNEL_VERSION(6, 10, 0) <= LINUX_VERSION_CODE
+	return mm_get_unmapped_area(current->mm, filp, addr, len, pgoff, flags);
+#else
+	return current->mm->get_unmapped_area(filp, addr, len, pgoff, flags);
+#endif
+}
+
+/*
+ * What the kernel does not export, built from what it does.  dax-core
+ * supports x86-64 only (its memory types and cache maintenance are x86's).
+ */
+#ifndef CONFIG_X86_64
+#error "dax-core supports x86-64 only"
+#endif
+#include <linux/smp.h>
+#include <asm/cacheflush.h>
+#include <asm/tlbflush.h>
+
+static inline void p2pdax_flush_tlb_cpu(void *unused)
+{
+	__flush_tlb_all();
+}
+
+/* flush_tlb_all(): every CPU drops every TLB entry, of every mm. */
+static inline void p2pdax_flush_tlb_all(void)
+{
+	on_each_cpu(p2pdax_flush_tlb_cpu, NULL, 1);
+}
 
 #endif /* _DAX_CORE_COMPAT_H */

@@ -20,16 +20,50 @@
 struct class *p2pdax_class;
 dev_t p2pdax_devt;
 static struct vfsmount *p2pdax_mnt;
-static DEFINE_IDA(p2pdax_minor_ida);
+
+/*
+ * Minor numbers are handed out cyclically: a container runtime or a cgroup
+ * rule that granted a deleted device's major:minor must not open the next
+ * tenant's device.  A number comes back only after all 2^20 have been used
+ * since the module was loaded (the wrap is logged).  The xarray's own lock
+ * protects it and p2pdax_minor_next.
+ */
+static DEFINE_XARRAY_ALLOC(p2pdax_minors);
+static u32 p2pdax_minor_next;
+
+/**
+ * p2pdax_id_alloc() - a number from @xa, never one handed out before
+ * @xa: an allocating xarray (XA_FLAGS_ALLOC)
+ * @next: the cursor of @xa's cyclic allocation
+ * @max: the largest number
+ * @what: for the message when the numbers wrap
+ *
+ * Return: the number, or a negative errno.
+ */
+int p2pdax_id_alloc(struct xarray *xa, u32 *next, u32 max, const char *what)
+{
+	u32 id;
+	int rc;
+
+	rc = xa_alloc_cyclic(xa, &id, xa_mk_value(0), XA_LIMIT(0, max), next,
+			     GFP_KERNEL);
+	if (rc < 0)
+		return rc;
+	if (rc == 1)
+		pr_notice("p2pdax: %s numbers wrapped; freed numbers are reused from now on\n",
+			  what);
+	return id;
+}
 
 int p2pdax_minor_get(void)
 {
-	return ida_alloc_max(&p2pdax_minor_ida, P2PDAX_MINORS - 1, GFP_KERNEL);
+	return p2pdax_id_alloc(&p2pdax_minors, &p2pdax_minor_next,
+			       P2PDAX_MINORS - 1, "minor");
 }
 
 void p2pdax_minor_put(int minor)
 {
-	ida_free(&p2pdax_minor_ida, minor);
+	xa_erase(&p2pdax_minors, minor);
 }
 
 /*
@@ -59,7 +93,7 @@ static struct file_system_type p2pdax_fs_type = {
 };
 
 /* New device nodes are root:root 0600 until an administrator hands them out. */
-static char *p2pdax_devnode(P2PDAX_DEVNODE_DEV *dev, umode_t *mode)
+static char *p2pdax_devnode(P2PDAX_CLASS_DEV *dev, umode_t *mode)
 {
 	if (mode)
 		*mode = 0600;
@@ -84,6 +118,7 @@ static int __init p2pdax_init(void)
 		goto err_unregister_chrdev;
 	}
 	p2pdax_class->devnode = p2pdax_devnode;
+	p2pdax_class->dev_uevent = p2pdax_dev_uevent;
 	return 0;
 
 err_unregister_chrdev:
@@ -99,7 +134,8 @@ static void __exit p2pdax_exit(void)
 	class_destroy(p2pdax_class);
 	unregister_chrdev_region(p2pdax_devt, P2PDAX_MINORS);
 	kern_unmount(p2pdax_mnt);
-	ida_destroy(&p2pdax_minor_ida);
+	xa_destroy(&p2pdax_minors);
+	p2pdax_regions_exit();
 }
 module_exit(p2pdax_exit);
 

@@ -3,13 +3,20 @@
  * dax-core private definitions.  Documentation/design.rst describes the
  * objects, their lifetimes and the lock order; in short:
  *
- *   region->lock  (mutex)  ->  dev->fault_sem (rwsem)  ->  mm locks
+ *   ddev->resize_lock (mutex)  ->  region->lock (mutex)  ->
+ *	ddev->fault_sem (rwsem)  ->  mm locks
  *
- * region->lock serialises every change of a region and of its devices
- * (sysfs stores, create/delete, teardown).  dev->fault_sem is taken for read
- * by mmap and the fault handler and for write by whatever changes what a
- * device maps (its extents, size, liveness), so faults never see a half-made
- * change.  Nothing takes region->lock while holding fault_sem or mmap_lock.
+ * ddev->resize_lock serialises changes of one device's size and align; a
+ * growing device drops region->lock (but keeps resize_lock) while it zeroes
+ * its new memory, so zeroing gigabytes stalls neither the region's other
+ * devices nor this device's faults.  region->lock serialises every change of
+ * a region and of its devices (sysfs stores, create/delete, teardown).
+ * ddev->fault_sem is taken for read by mmap, fsync and the fault handler and
+ * for write by whatever changes what a device maps (its extents, size,
+ * liveness), so faults never see a half-made change.  p2pdax_label_lock
+ * (device.c), innermost, protects device labels.  Nothing takes
+ * region->lock while holding fault_sem or mmap_lock, nor resize_lock while
+ * holding region->lock.
  */
 #ifndef _DAX_CORE_H
 #define _DAX_CORE_H
@@ -23,12 +30,16 @@
 #include <linux/rwsem.h>
 #include <linux/sched.h>
 #include <linux/spinlock.h>
+#include <linux/wait.h>
 #include <linux/xarray.h>
 
+#include "compat.h"
 #include "p2pdax.h"
 
 /* A device spans at most this many extents ("extents" fits one page). */
 #define P2PDAX_MAX_EXTENTS	64
+/* Longest device label, without the terminating NUL. */
+#define P2PDAX_LABEL_MAX	63
 
 /**
  * struct p2pdax_region - one provider range, carved into p2pdax devices
@@ -44,7 +55,14 @@
  * @dead: the provider is going away; no more changes
  * @devs: live devices, in creation order
  * @seed: the zero-size device that sizing turns into a new device, or NULL
- * @ida: device numbers (the N in p2pdax<id>.N)
+ * @scrubbing: grows zeroing claimed memory outside @lock; teardown waits
+ *	on @scrub_wq for it to drop to 0
+ * @scrub_wq: see @scrubbing
+ * @devnums: device numbers in use (the N in p2pdax<id>.N), allocated
+ *	cyclically from @next_n so that a name is not reused
+ * @next_n: the next device number; kept across unbind and rebind of a region
+ *	with the same id (p2pdax_region_next_n), so names are never reused while
+ *	the module is loaded (until the numbers wrap)
  */
 struct p2pdax_region {
 	int id;
@@ -55,12 +73,18 @@ struct p2pdax_region {
 	unsigned long align;
 	enum p2pdax_cache_mode cache;
 	int nid;
-	/* protects: @res's children, @dead, @devs, @seed, devices' extents */
+	/*
+	 * protects: @res's children, @dead, @devs, @seed, @scrubbing, devices'
+	 * extents
+	 */
 	struct mutex lock;
 	bool dead;
 	struct list_head devs;
 	struct p2pdax_dev *seed;
-	struct ida ida;
+	unsigned int scrubbing;
+	wait_queue_head_t scrub_wq;
+	struct xarray devnums;
+	u32 next_n;
 };
 
 /**
@@ -83,6 +107,8 @@ struct p2pdax_extent {
  * @inode: private inode whose address space holds every mapping of the
  *	device, whichever device node it was opened through, so a range can be
  *	zapped
+ * @resize_lock: serialises size and align changes of this device (see the
+ *	lock order at the top of this file)
  * @fault_sem: see the lock order at the top of this file; held for write
  *	to change @dead, @size, @align, @extents and @xa
  * @dead: deleted or torn down: stores fail, faults get SIGBUS
@@ -92,6 +118,9 @@ struct p2pdax_extent {
  * @extents: the physical extents
  * @xa: page offset -> extent index, as multi-order entries, so that a fault
  *	finds its extent without scanning
+ * @label: the tenant's name for the device, unique among live devices
+ *	("" for none); protected by p2pdax_label_lock (device.c)
+ * @label_node: entry in the list of labelled devices (p2pdax_label_lock)
  * @holder_lock: protects @holder
  * @holder: "comm[pid]" of the last task that mapped the device, named when
  *	a pin blocks a shrink or a teardown
@@ -103,6 +132,7 @@ struct p2pdax_dev {
 	struct list_head list;
 	int n;
 	struct inode *inode;
+	struct mutex resize_lock;	/* protects: size/align changes */
 	struct rw_semaphore fault_sem;
 	bool dead;
 	u64 size;
@@ -110,6 +140,8 @@ struct p2pdax_dev {
 	int nr_extents;
 	struct p2pdax_extent extents[P2PDAX_MAX_EXTENTS];
 	struct xarray xa;
+	char label[P2PDAX_LABEL_MAX + 1];
+	struct list_head label_node;
 	spinlock_t holder_lock;	/* protects holder */
 	char holder[TASK_COMM_LEN + 16];
 };
@@ -128,19 +160,23 @@ static inline resource_size_t p2pdax_region_size(const struct p2pdax_region *r)
 resource_size_t __p2pdax_region_available(struct p2pdax_region *region);
 void p2pdax_region_get(struct p2pdax_region *region);
 void p2pdax_region_put(struct p2pdax_region *region);
+void p2pdax_regions_exit(void);
 
 /* device.c */
+int p2pdax_dev_resize(struct p2pdax_dev *ddev, u64 size);
 struct p2pdax_dev *__p2pdax_dev_create(struct p2pdax_region *region);
-int __p2pdax_dev_delete(struct p2pdax_dev *pdev);
-void __p2pdax_dev_kill(struct p2pdax_dev *pdev);
-void p2pdax_dev_unregister(struct p2pdax_dev *pdev);
-void __p2pdax_dev_release_extents(struct p2pdax_dev *pdev);
+int __p2pdax_dev_delete(struct p2pdax_dev *ddev);
+void __p2pdax_dev_kill(struct p2pdax_dev *ddev);
+void p2pdax_dev_unregister(struct p2pdax_dev *ddev);
+void __p2pdax_dev_release_extents(struct p2pdax_dev *ddev);
 void p2pdax_wait_unpinned(struct p2pdax_region *region);
+int p2pdax_dev_uevent(P2PDAX_CLASS_DEV *dev, struct kobj_uevent_env *env);
 
 /* core.c */
 extern struct class *p2pdax_class;
 extern dev_t p2pdax_devt;
 struct inode *p2pdax_alloc_inode(void);
+int p2pdax_id_alloc(struct xarray *xa, u32 *next, u32 max, const char *what);
 int p2pdax_minor_get(void);
 void p2pdax_minor_put(int minor);
 

@@ -9,6 +9,7 @@
  * are zapped first, and a range with outstanding page references (pins) is
  * never given up.  See Documentation/design.rst.
  */
+#include <linux/ctype.h>
 #include <linux/delay.h>
 #include <linux/fs.h>
 #include <linux/mm.h>
@@ -25,22 +26,22 @@
 
 /* ---- extents ------------------------------------------------------------ */
 
-static struct p2pdax_extent *__p2pdax_last_extent(struct p2pdax_dev *pdev)
+static struct p2pdax_extent *__p2pdax_last_extent(struct p2pdax_dev *ddev)
 {
-	return pdev->nr_extents ? &pdev->extents[pdev->nr_extents - 1] : NULL;
+	return ddev->nr_extents ? &ddev->extents[ddev->nr_extents - 1] : NULL;
 }
 
 /* Physical address of device page @pgoff; the caller holds fault_sem. */
-static phys_addr_t __p2pdax_pgoff_to_phys(struct p2pdax_dev *pdev,
+static phys_addr_t __p2pdax_pgoff_to_phys(struct p2pdax_dev *ddev,
 					  pgoff_t pgoff)
 {
 	struct p2pdax_extent *ext;
 	void *entry;
 
-	entry = xa_load(&pdev->xa, pgoff);
+	entry = xa_load(&ddev->xa, pgoff);
 	if (!entry)
 		return PHYS_ADDR_MAX;
-	ext = &pdev->extents[xa_to_value(entry)];
+	ext = &ddev->extents[xa_to_value(entry)];
 	return ext->res->start + ((phys_addr_t)(pgoff - ext->pgoff) << PAGE_SHIFT);
 }
 
@@ -51,15 +52,15 @@ static phys_addr_t __p2pdax_pgoff_to_phys(struct p2pdax_dev *pdev,
  * whole blocks, a trim never has to split an entry.  Erasing never
  * allocates, so it cannot fail.
  */
-static int __p2pdax_index(struct p2pdax_dev *pdev, pgoff_t pgoff, u64 bytes,
+static int __p2pdax_index(struct p2pdax_dev *ddev, pgoff_t pgoff, u64 bytes,
 			  int i)
 {
-	unsigned int order = ilog2(pdev->align >> PAGE_SHIFT);
-	XA_STATE_ORDER(xas, &pdev->xa, pgoff, order);
+	unsigned int order = ilog2(ddev->align >> PAGE_SHIFT);
+	XA_STATE_ORDER(xas, &ddev->xa, pgoff, order);
 	void *entry = i < 0 ? NULL : xa_mk_value(i);
 	pgoff_t n = bytes >> PAGE_SHIFT, done;
 
-	lockdep_assert_held_write(&pdev->fault_sem);
+	lockdep_assert_held_write(&ddev->fault_sem);
 	for (done = 0; done < n; done += 1UL << order) {
 		xas_set_order(&xas, pgoff + done, order);
 		do {
@@ -79,34 +80,70 @@ static int __p2pdax_index(struct p2pdax_dev *pdev, pgoff_t pgoff, u64 bytes,
  * Give back everything past @new_size, from the highest page offset down.
  * Mappings must already be zapped and the range unpinned.
  */
-static void __p2pdax_dev_trim(struct p2pdax_dev *pdev, u64 new_size)
+static void __p2pdax_dev_trim(struct p2pdax_dev *ddev, u64 new_size)
 {
-	struct p2pdax_region *region = pdev->region;
+	struct p2pdax_region *region = ddev->region;
 	pgoff_t keep = new_size >> PAGE_SHIFT;
 	struct p2pdax_extent *ext;
 
 	lockdep_assert_held(&region->lock);
-	lockdep_assert_held_write(&pdev->fault_sem);
+	lockdep_assert_held_write(&ddev->fault_sem);
 
-	while ((ext = __p2pdax_last_extent(pdev))) {
+	while ((ext = __p2pdax_last_extent(ddev))) {
 		resource_size_t len = resource_size(ext->res);
 		pgoff_t end = ext->pgoff + (len >> PAGE_SHIFT);
 
 		if (end <= keep)
 			break;
 		if (ext->pgoff >= keep) {
-			__p2pdax_index(pdev, ext->pgoff, len, -1);
+			__p2pdax_index(ddev, ext->pgoff, len, -1);
 			__release_region(&region->res, ext->res->start, len);
 			ext->res = NULL;
-			pdev->nr_extents--;
+			ddev->nr_extents--;
 			continue;
 		}
-		__p2pdax_index(pdev, keep, (u64)(end - keep) << PAGE_SHIFT, -1);
+		__p2pdax_index(ddev, keep, (u64)(end - keep) << PAGE_SHIFT, -1);
 		adjust_resource(ext->res, ext->res->start,
 				(resource_size_t)(keep - ext->pgoff) << PAGE_SHIFT);
 		break;
 	}
-	pdev->size = new_size;
+	ddev->size = new_size;
+}
+
+/*
+ * Make the CPU's stores to [@start, @start + @len) of @region visible to
+ * peers, which read the BAR without snooping CPU caches: write back the
+ * cache lines (WB), drain the write-combining buffers and read back so that
+ * posted writes reach the card (WC), or just order (UC).
+ */
+static void p2pdax_publish(struct p2pdax_region *region, phys_addr_t start,
+			   u64 len)
+{
+	u8 *p = region->kaddr + (start - region->res.start);
+
+	if (!len)
+		return;
+	switch (region->cache) {
+	case P2PDAX_CACHE_WB:
+		while (len) {
+			u64 n = min_t(u64, len, SZ_2M);
+
+			clflush_cache_range(p, n);
+			p += n;
+			len -= n;
+			cond_resched();
+		}
+		break;
+	case P2PDAX_CACHE_WC:
+		/* sfence: the WC buffers drain before the read-back */
+		wmb();
+		(void)READ_ONCE(p[len - 1]);
+		break;
+	default:
+		/* UC: stores are not buffered; order them before what follows */
+		mb();
+		break;
+	}
 }
 
 /* Zero [@start, @start + @len) through the region's kernel mapping. */
@@ -114,17 +151,32 @@ static void p2pdax_scrub(struct p2pdax_region *region, resource_size_t start,
 			 resource_size_t len)
 {
 	void *p = region->kaddr + (start - region->res.start);
+	resource_size_t pos = start;
 
 	while (len) {
 		resource_size_t n = min_t(resource_size_t, len, SZ_2M);
 
 		memset(p, 0, n);
+		p2pdax_publish(region, pos, n);
 		p += n;
+		pos += n;
 		len -= n;
 		cond_resched();
 	}
-	/* Drain write-combining buffers before the memory is handed out. */
-	wmb();
+}
+
+/*
+ * Revoke user mappings of device bytes [@start, @start + @len) (@len 0: to
+ * the end), then flush every TLB: an entry the core mm cleared without a
+ * flush of its own (a path that walked a huge entry it did not understand,
+ * or a concurrent zap that has not flushed yet) must not outlive the
+ * revocation either.
+ */
+static void __p2pdax_revoke(struct p2pdax_dev *ddev, u64 start, u64 len)
+{
+	lockdep_assert_held_write(&ddev->fault_sem);
+	unmap_mapping_range(ddev->inode->i_mapping, start, len, 1);
+	p2pdax_flush_tlb_all();
 }
 
 /*
@@ -159,107 +211,176 @@ static int __p2pdax_for_each_gap(struct p2pdax_region *region,
 	}
 }
 
+/*
+ * How a device grows: under region->lock, a dry run finds the space, then
+ * the pieces are claimed (requested as children of the region's resource, so
+ * nobody else can take them); the lock is dropped while they are zeroed,
+ * then retaken to publish them as the device's extents.
+ */
 struct p2pdax_grow_plan {
-	struct p2pdax_dev *pdev;
+	struct p2pdax_dev *ddev;
 	u64 want;		/* bytes still to place */
-	resource_size_t end;	/* end of the device's last extent, or 0 */
+	resource_size_t end;	/* end of the space placed so far, or 0 */
 	int new_extents;	/* extents the plan adds */
-	bool apply;		/* false: only count; true: allocate */
-	int rc;
+	bool claim;		/* false: only count; true: claim */
+	int nr_claims;
+	struct resource *claims[P2PDAX_MAX_EXTENTS + 1];
 };
 
 static int p2pdax_grow_gap(resource_size_t start, resource_size_t len,
 			   void *arg)
 {
 	struct p2pdax_grow_plan *plan = arg;
-	struct p2pdax_dev *pdev = plan->pdev;
-	struct p2pdax_region *region = pdev->region;
-	struct p2pdax_extent *last = __p2pdax_last_extent(pdev);
+	struct p2pdax_dev *ddev = plan->ddev;
 	resource_size_t take = min_t(u64, len, plan->want);
-	pgoff_t pgoff = pdev->size >> PAGE_SHIFT;
-	bool in_place = plan->end && plan->end == start;
 	struct resource *res;
+
+	if (!plan->end || plan->end != start)
+		plan->new_extents++;
+	plan->end = start + take;
+	if (plan->claim) {
+		res = __request_region(&ddev->region->res, start, take,
+				       dev_name(&ddev->dev), 0);
+		/* The dry run found this space under the same lock. */
+		if (WARN_ON_ONCE(!res))
+			return -EBUSY;
+		plan->claims[plan->nr_claims++] = res;
+	}
+	plan->want -= take;
+	return plan->want == 0;
+}
+
+/* Give back the claims the device has not taken in (the non-NULL ones). */
+static void __p2pdax_release_claims(struct p2pdax_region *region,
+				    struct p2pdax_grow_plan *plan)
+{
+	int i;
+
+	lockdep_assert_held(&region->lock);
+	for (i = 0; i < plan->nr_claims; i++) {
+		struct resource *res = plan->claims[i];
+
+		if (res)
+			__release_region(&region->res, res->start,
+					 resource_size(res));
+		plan->claims[i] = NULL;
+	}
+}
+
+/*
+ * Append a claimed, zeroed piece to the device; fault_sem held for write.
+ * *@claim becomes NULL once the device has taken it in (or it was given back).
+ */
+static int __p2pdax_dev_append(struct p2pdax_dev *ddev, struct resource **claim)
+{
+	struct p2pdax_region *region = ddev->region;
+	struct p2pdax_extent *last = __p2pdax_last_extent(ddev);
+	struct resource *res = *claim;
+	resource_size_t start = res->start, len = resource_size(res);
+	pgoff_t pgoff = ddev->size >> PAGE_SHIFT;
 	int rc;
 
-	plan->end = start + take;
-	if (!plan->apply) {
-		if (!in_place)
-			plan->new_extents++;
-		plan->want -= take;
-		return plan->want == 0;
-	}
-	if (!in_place && pdev->nr_extents == P2PDAX_MAX_EXTENTS) {
-		rc = -ENOSPC;
-		goto fail;
-	}
-
-	p2pdax_scrub(region, start, take);
-	if (in_place) {
+	lockdep_assert_held(&region->lock);
+	lockdep_assert_held_write(&ddev->fault_sem);
+	if (last && last->res->end + 1 == start) {
+		/* In place: the last extent grows over the claim. */
+		__release_region(&region->res, start, len);
+		*claim = NULL;
 		rc = adjust_resource(last->res, last->res->start,
-				     resource_size(last->res) + take);
-		if (rc)
-			goto fail;
-		rc = __p2pdax_index(pdev, pgoff, take, pdev->nr_extents - 1);
+				     resource_size(last->res) + len);
+		if (WARN_ON_ONCE(rc))
+			return rc;
+		rc = __p2pdax_index(ddev, pgoff, len, ddev->nr_extents - 1);
 		if (rc) {
 			adjust_resource(last->res, last->res->start,
-					resource_size(last->res) - take);
-			goto fail;
+					resource_size(last->res) - len);
+			return rc;
 		}
 	} else {
-		res = __request_region(&region->res, start, take,
-				       dev_name(&pdev->dev), 0);
-		if (!res) {
-			rc = -EBUSY;
-			goto fail;
-		}
-		pdev->extents[pdev->nr_extents] = (struct p2pdax_extent) {
+		if (WARN_ON_ONCE(ddev->nr_extents == P2PDAX_MAX_EXTENTS))
+			return -ENOSPC;
+		rc = __p2pdax_index(ddev, pgoff, len, ddev->nr_extents);
+		if (rc)
+			return rc;
+		ddev->extents[ddev->nr_extents++] = (struct p2pdax_extent) {
 			.res = res,
 			.pgoff = pgoff,
 		};
-		rc = __p2pdax_index(pdev, pgoff, take, pdev->nr_extents);
-		if (rc) {
-			__release_region(&region->res, start, take);
-			goto fail;
-		}
-		pdev->nr_extents++;
+		*claim = NULL;
 	}
-	pdev->size += take;
-	plan->want -= take;
-	return plan->want == 0;
-
-fail:
-	plan->rc = rc;
-	return 1;
+	ddev->size += len;
+	return 0;
 }
 
-static int __p2pdax_dev_grow(struct p2pdax_dev *pdev, u64 new_size)
+/*
+ * Grow @ddev to @new_size.  Called with region->lock held, and returns with
+ * it held, but drops it while the new memory is zeroed (resize_lock keeps
+ * other size changes of the device out meanwhile).
+ */
+static int __p2pdax_dev_grow(struct p2pdax_dev *ddev, u64 new_size)
 {
-	struct p2pdax_region *region = pdev->region;
-	struct p2pdax_extent *last = __p2pdax_last_extent(pdev);
+	struct p2pdax_region *region = ddev->region;
+	struct p2pdax_extent *last = __p2pdax_last_extent(ddev);
 	resource_size_t end = last ? last->res->end + 1 : 0;
-	struct p2pdax_grow_plan plan = {
-		.pdev = pdev,
-		.want = new_size - pdev->size,
+	struct p2pdax_grow_plan *plan;
+	u64 old_size = ddev->size;
+	int i, rc = 0;
+
+	lockdep_assert_held(&ddev->resize_lock);
+	lockdep_assert_held(&region->lock);
+	plan = kzalloc(sizeof(*plan), GFP_KERNEL);
+	if (!plan)
+		return -ENOMEM;
+	*plan = (struct p2pdax_grow_plan) {
+		.ddev = ddev,
+		.want = new_size - old_size,
 		.end = end,
 	};
-	u64 old_size = pdev->size;
-
 	/* First a dry run, so that a refusal changes nothing. */
-	__p2pdax_for_each_gap(region, pdev->align, p2pdax_grow_gap, &plan);
-	if (plan.want)
-		return -ENOSPC;
-	if (pdev->nr_extents + plan.new_extents > P2PDAX_MAX_EXTENTS)
-		return -ENOSPC;
+	__p2pdax_for_each_gap(region, ddev->align, p2pdax_grow_gap, plan);
+	if (plan->want ||
+	    ddev->nr_extents + plan->new_extents > P2PDAX_MAX_EXTENTS) {
+		rc = -ENOSPC;
+		goto out_free;
+	}
+	plan->want = new_size - old_size;
+	plan->end = end;
+	plan->claim = true;
+	rc = __p2pdax_for_each_gap(region, ddev->align, p2pdax_grow_gap, plan);
+	if (rc < 0 || plan->want) {
+		__p2pdax_release_claims(region, plan);
+		rc = rc < 0 ? rc : -ENOSPC;
+		goto out_free;
+	}
+	rc = 0;
 
-	plan.want = new_size - pdev->size;
-	plan.end = end;
-	plan.apply = true;
-	down_write(&pdev->fault_sem);
-	__p2pdax_for_each_gap(region, pdev->align, p2pdax_grow_gap, &plan);
-	if (plan.rc)
-		__p2pdax_dev_trim(pdev, old_size);
-	up_write(&pdev->fault_sem);
-	return plan.rc;
+	WRITE_ONCE(region->scrubbing, region->scrubbing + 1);
+	mutex_unlock(&region->lock);
+	for (i = 0; i < plan->nr_claims; i++)
+		p2pdax_scrub(region, plan->claims[i]->start,
+			     resource_size(plan->claims[i]));
+	mutex_lock(&region->lock);
+	WRITE_ONCE(region->scrubbing, region->scrubbing - 1);
+	if (!region->scrubbing)
+		wake_up_all(&region->scrub_wq);
+
+	/* Deleted or torn down meanwhile: the claims go back. */
+	if (region->dead || ddev->dead) {
+		__p2pdax_release_claims(region, plan);
+		rc = -ENXIO;
+		goto out_free;
+	}
+	down_write(&ddev->fault_sem);
+	for (i = 0; i < plan->nr_claims && !rc; i++)
+		rc = __p2pdax_dev_append(ddev, &plan->claims[i]);
+	if (rc) {
+		__p2pdax_release_claims(region, plan);
+		__p2pdax_dev_trim(ddev, old_size);
+	}
+	up_write(&ddev->fault_sem);
+out_free:
+	kfree(plan);
+	return rc;
 }
 
 /* Pages of [@start, @start + @len) with references beyond the base one. */
@@ -286,13 +407,13 @@ static unsigned long p2pdax_count_pinned(phys_addr_t start, u64 len,
 }
 
 /* Pinned pages among device bytes [@from, size). */
-static unsigned long __p2pdax_dev_pinned(struct p2pdax_dev *pdev, u64 from)
+static unsigned long __p2pdax_dev_pinned(struct p2pdax_dev *ddev, u64 from)
 {
 	unsigned long n = 0;
 	int i;
 
-	for (i = 0; i < pdev->nr_extents; i++) {
-		struct p2pdax_extent *ext = &pdev->extents[i];
+	for (i = 0; i < ddev->nr_extents; i++) {
+		struct p2pdax_extent *ext = &ddev->extents[i];
 		u64 ext_off = (u64)ext->pgoff << PAGE_SHIFT;
 		u64 len = resource_size(ext->res), skip = 0;
 
@@ -306,49 +427,51 @@ static unsigned long __p2pdax_dev_pinned(struct p2pdax_dev *pdev, u64 from)
 	return n;
 }
 
-static int __p2pdax_dev_shrink(struct p2pdax_dev *pdev, u64 new_size)
+static int __p2pdax_dev_shrink(struct p2pdax_dev *ddev, u64 new_size)
 {
 	unsigned long pinned;
 
-	down_write(&pdev->fault_sem);
+	lockdep_assert_held(&ddev->region->lock);
+	down_write(&ddev->fault_sem);
 	/* Revoke first: with fault_sem held for write nothing can refault. */
-	unmap_mapping_range(pdev->inode->i_mapping, new_size,
-			    pdev->size - new_size, 1);
-	pinned = __p2pdax_dev_pinned(pdev, new_size);
+	__p2pdax_revoke(ddev, new_size, ddev->size - new_size);
+	pinned = __p2pdax_dev_pinned(ddev, new_size);
 	if (pinned) {
-		up_write(&pdev->fault_sem);
-		spin_lock(&pdev->holder_lock);
-		dev_info(&pdev->dev, "cannot shrink to %llu: %lu pages pinned (mapped by %s)\n",
-			 new_size, pinned, pdev->holder);
-		spin_unlock(&pdev->holder_lock);
+		up_write(&ddev->fault_sem);
+		spin_lock(&ddev->holder_lock);
+		dev_info(&ddev->dev, "cannot shrink to %llu: %lu pages pinned (mapped by %s)\n",
+			 new_size, pinned, ddev->holder);
+		spin_unlock(&ddev->holder_lock);
 		return -EBUSY;
 	}
-	__p2pdax_dev_trim(pdev, new_size);
-	up_write(&pdev->fault_sem);
+	__p2pdax_dev_trim(ddev, new_size);
+	up_write(&ddev->fault_sem);
 	return 0;
 }
 
-static int __p2pdax_dev_resize(struct p2pdax_dev *pdev, u64 size)
+/* Called with resize_lock and region->lock held; see __p2pdax_dev_grow(). */
+static int __p2pdax_dev_resize(struct p2pdax_dev *ddev, u64 size)
 {
-	struct p2pdax_region *region = pdev->region;
+	struct p2pdax_region *region = ddev->region;
 	struct p2pdax_dev *seed;
 	int rc;
 
+	lockdep_assert_held(&ddev->resize_lock);
 	lockdep_assert_held(&region->lock);
-	if (pdev->dead)
+	if (ddev->dead)
 		return -ENXIO;
-	if (!IS_ALIGNED(size, pdev->align))
+	if (!IS_ALIGNED(size, ddev->align))
 		return -EINVAL;
-	if (size == pdev->size)
+	if (size == ddev->size)
 		return 0;
-	if (size < pdev->size)
-		return __p2pdax_dev_shrink(pdev, size);
+	if (size < ddev->size)
+		return __p2pdax_dev_shrink(ddev, size);
 
-	rc = __p2pdax_dev_grow(pdev, size);
+	rc = __p2pdax_dev_grow(ddev, size);
 	if (rc)
 		return rc;
 	/* A sized seed is a device in its own right: plant the next seed. */
-	if (region->seed == pdev) {
+	if (region->seed == ddev) {
 		region->seed = NULL;
 		if (__p2pdax_region_available(region)) {
 			seed = __p2pdax_dev_create(region);
@@ -362,33 +485,55 @@ static int __p2pdax_dev_resize(struct p2pdax_dev *pdev, u64 size)
 	return 0;
 }
 
+/**
+ * p2pdax_dev_resize() - grow or shrink a device
+ * @ddev: the device
+ * @size: the new size in bytes, a multiple of the device's align
+ *
+ * Growth zeroes the new memory, makes the zeroes visible to peers, and only
+ * then lets the device map it; shrinking revokes mappings of the removed
+ * range (and flushes TLBs) and refuses if pages there are pinned.
+ *
+ * Return: 0; -EINVAL (misaligned), -ENOSPC (no room, or too many extents),
+ * -EBUSY (pinned), -ENXIO (deleted), -ENOMEM.
+ */
+int p2pdax_dev_resize(struct p2pdax_dev *ddev, u64 size)
+{
+	int rc;
+
+	mutex_lock(&ddev->resize_lock);
+	mutex_lock(&ddev->region->lock);
+	rc = __p2pdax_dev_resize(ddev, size);
+	mutex_unlock(&ddev->region->lock);
+	mutex_unlock(&ddev->resize_lock);
+	return rc;
+}
+
 /* ---- sysfs ---------------------------------------------------------------- */
 
 static ssize_t size_show(struct device *dev, struct device_attribute *attr,
 			 char *buf)
 {
-	struct p2pdax_dev *pdev = to_p2pdax_dev(dev);
+	struct p2pdax_dev *ddev = to_p2pdax_dev(dev);
 	u64 size;
 
-	mutex_lock(&pdev->region->lock);
-	size = pdev->size;
-	mutex_unlock(&pdev->region->lock);
+	mutex_lock(&ddev->region->lock);
+	size = ddev->size;
+	mutex_unlock(&ddev->region->lock);
 	return sysfs_emit(buf, "%llu\n", size);
 }
 
 static ssize_t size_store(struct device *dev, struct device_attribute *attr,
 			  const char *buf, size_t len)
 {
-	struct p2pdax_dev *pdev = to_p2pdax_dev(dev);
+	struct p2pdax_dev *ddev = to_p2pdax_dev(dev);
 	u64 size;
 	int rc;
 
 	rc = kstrtou64(buf, 0, &size);
 	if (rc)
 		return rc;
-	mutex_lock(&pdev->region->lock);
-	rc = __p2pdax_dev_resize(pdev, size);
-	mutex_unlock(&pdev->region->lock);
+	rc = p2pdax_dev_resize(ddev, size);
 	return rc ? rc : len;
 }
 static DEVICE_ATTR_RW(size);
@@ -402,8 +547,8 @@ static ssize_t align_show(struct device *dev, struct device_attribute *attr,
 static ssize_t align_store(struct device *dev, struct device_attribute *attr,
 			   const char *buf, size_t len)
 {
-	struct p2pdax_dev *pdev = to_p2pdax_dev(dev);
-	struct p2pdax_region *region = pdev->region;
+	struct p2pdax_dev *ddev = to_p2pdax_dev(dev);
+	struct p2pdax_region *region = ddev->region;
 	unsigned long align;
 	int rc;
 
@@ -415,16 +560,18 @@ static ssize_t align_store(struct device *dev, struct device_attribute *attr,
 	if (align > region->align)
 		return -EINVAL;
 
+	mutex_lock(&ddev->resize_lock);
 	mutex_lock(&region->lock);
-	down_write(&pdev->fault_sem);
-	if (pdev->dead)
+	down_write(&ddev->fault_sem);
+	if (ddev->dead)
 		rc = -ENXIO;
-	else if (pdev->size)
+	else if (ddev->size)
 		rc = -EBUSY;
 	else
-		WRITE_ONCE(pdev->align, align);
-	up_write(&pdev->fault_sem);
+		WRITE_ONCE(ddev->align, align);
+	up_write(&ddev->fault_sem);
 	mutex_unlock(&region->lock);
+	mutex_unlock(&ddev->resize_lock);
 	return rc ? rc : len;
 }
 static DEVICE_ATTR_RW(align);
@@ -433,13 +580,13 @@ static DEVICE_ATTR_RW(align);
 static ssize_t resource_show(struct device *dev, struct device_attribute *attr,
 			     char *buf)
 {
-	struct p2pdax_dev *pdev = to_p2pdax_dev(dev);
+	struct p2pdax_dev *ddev = to_p2pdax_dev(dev);
 	resource_size_t start = 0;
 
-	mutex_lock(&pdev->region->lock);
-	if (pdev->nr_extents)
-		start = pdev->extents[0].res->start;
-	mutex_unlock(&pdev->region->lock);
+	mutex_lock(&ddev->region->lock);
+	if (ddev->nr_extents)
+		start = ddev->extents[0].res->start;
+	mutex_unlock(&ddev->region->lock);
 	return sysfs_emit(buf, "%#llx\n", (unsigned long long)start);
 }
 static DEVICE_ATTR_ADMIN_RO(resource);
@@ -448,23 +595,138 @@ static DEVICE_ATTR_ADMIN_RO(resource);
 static ssize_t extents_show(struct device *dev, struct device_attribute *attr,
 			    char *buf)
 {
-	struct p2pdax_dev *pdev = to_p2pdax_dev(dev);
+	struct p2pdax_dev *ddev = to_p2pdax_dev(dev);
 	ssize_t n = 0;
 	int i;
 
-	mutex_lock(&pdev->region->lock);
-	for (i = 0; i < pdev->nr_extents; i++) {
-		struct p2pdax_extent *ext = &pdev->extents[i];
+	mutex_lock(&ddev->region->lock);
+	for (i = 0; i < ddev->nr_extents; i++) {
+		struct p2pdax_extent *ext = &ddev->extents[i];
 
 		n += sysfs_emit_at(buf, n, "%#llx-%#llx %lu\n",
 				   (unsigned long long)ext->res->start,
 				   (unsigned long long)ext->res->end,
 				   ext->pgoff);
 	}
-	mutex_unlock(&pdev->region->lock);
+	mutex_unlock(&ddev->region->lock);
 	return n;
 }
 static DEVICE_ATTR_ADMIN_RO(extents);
+
+/*
+ * Labels: the stable name of a tenant's device, for udev
+ * (/dev/p2pdax/by-label/LABEL) and p2pctl's layouts, since device numbers
+ * are never reused.  p2pdax_label_lock protects every device's @label and
+ * @label_node and the list of labelled devices; it nests inside
+ * region->lock and takes nothing else.
+ */
+static DEFINE_MUTEX(p2pdax_label_lock);
+static LIST_HEAD(p2pdax_labelled);
+
+/* 1-63 characters of [A-Za-z0-9._-], starting with a letter or digit. */
+static bool p2pdax_label_valid(const char *label)
+{
+	const char *p;
+
+	if (!isalnum(label[0]))
+		return false;
+	for (p = label; *p; p++)
+		if (!isalnum(*p) && *p != '.' && *p != '_' && *p != '-')
+			return false;
+	return p - label <= P2PDAX_LABEL_MAX;
+}
+
+/* Drop @ddev's label (when it dies, so the label can be given again). */
+static void p2pdax_label_clear(struct p2pdax_dev *ddev)
+{
+	mutex_lock(&p2pdax_label_lock);
+	list_del_init(&ddev->label_node);
+	ddev->label[0] = 0;
+	mutex_unlock(&p2pdax_label_lock);
+}
+
+static ssize_t label_show(struct device *dev, struct device_attribute *attr,
+			  char *buf)
+{
+	struct p2pdax_dev *ddev = to_p2pdax_dev(dev);
+	ssize_t n;
+
+	mutex_lock(&p2pdax_label_lock);
+	n = sysfs_emit(buf, "%s\n", ddev->label);
+	mutex_unlock(&p2pdax_label_lock);
+	return n;
+}
+
+/* A label, or an empty line to remove it.  EINVAL: malformed; EEXIST: taken. */
+static ssize_t label_store(struct device *dev, struct device_attribute *attr,
+			   const char *buf, size_t len)
+{
+	struct p2pdax_dev *ddev = to_p2pdax_dev(dev);
+	char label[P2PDAX_LABEL_MAX + 2];
+	struct p2pdax_dev *other;
+	bool changed = false;
+	size_t n = len;
+	int rc = 0;
+
+	if (n && buf[n - 1] == '\n')
+		n--;
+	if (n > P2PDAX_LABEL_MAX || memchr(buf, 0, n))
+		return -EINVAL;
+	memcpy(label, buf, n);
+	label[n] = 0;
+	if (n && !p2pdax_label_valid(label))
+		return -EINVAL;
+
+	mutex_lock(&ddev->region->lock);
+	mutex_lock(&p2pdax_label_lock);
+	if (ddev->dead) {
+		rc = -ENXIO;
+		goto out;
+	}
+	list_for_each_entry(other, &p2pdax_labelled, label_node) {
+		if (other != ddev && !strcmp(other->label, label)) {
+			rc = -EEXIST;
+			goto out;
+		}
+	}
+	changed = strcmp(ddev->label, label);
+	strscpy(ddev->label, label, sizeof(ddev->label));
+	list_del_init(&ddev->label_node);
+	if (n)
+		list_add_tail(&ddev->label_node, &p2pdax_labelled);
+out:
+	mutex_unlock(&p2pdax_label_lock);
+	mutex_unlock(&ddev->region->lock);
+	if (rc)
+		return rc;
+	/* udev (re)makes /dev/p2pdax/by-label/ from P2PDAX_LABEL */
+	if (changed)
+		kobject_uevent(&dev->kobj, KOBJ_CHANGE);
+	return len;
+}
+static DEVICE_ATTR_RW(label);
+
+/**
+ * p2pdax_dev_uevent() - the p2pdax class's uevent variables
+ * @dev: a p2pdax device
+ * @env: the uevent
+ *
+ * Adds P2PDAX_REGION, and P2PDAX_LABEL when the device has a label.
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int p2pdax_dev_uevent(P2PDAX_CLASS_DEV *dev, struct kobj_uevent_env *env)
+{
+	struct p2pdax_dev *ddev = container_of(dev, struct p2pdax_dev, dev);
+	int rc;
+
+	rc = add_uevent_var(env, "P2PDAX_REGION=%d", ddev->region->id);
+	mutex_lock(&p2pdax_label_lock);
+	if (!rc && ddev->label[0])
+		rc = add_uevent_var(env, "P2PDAX_LABEL=%s", ddev->label);
+	mutex_unlock(&p2pdax_label_lock);
+	return rc;
+}
 
 static ssize_t region_show(struct device *dev, struct device_attribute *attr,
 			   char *buf)
@@ -495,6 +757,7 @@ static struct attribute *p2pdax_dev_attrs[] = {
 	&dev_attr_extents.attr,
 	&dev_attr_region.attr,
 	&dev_attr_numa_node.attr,
+	&dev_attr_label.attr,
 	NULL,
 };
 
@@ -514,7 +777,7 @@ static vm_fault_t p2pdax_huge_fault(struct vm_fault *vmf, P2PDAX_FAULT_ARG)
 {
 	unsigned long fault_size = 1UL << p2pdax_fault_shift(p2pdax_fault_arg);
 	struct vm_area_struct *vma = vmf->vma;
-	struct p2pdax_dev *pdev = vma->vm_file->private_data;
+	struct p2pdax_dev *ddev = vma->vm_file->private_data;
 	bool write = vmf->flags & FAULT_FLAG_WRITE;
 	unsigned long addr;
 	phys_addr_t phys;
@@ -522,8 +785,8 @@ static vm_fault_t p2pdax_huge_fault(struct vm_fault *vmf, P2PDAX_FAULT_ARG)
 	pgoff_t pgoff;
 	pfn_t pfn;
 
-	down_read(&pdev->fault_sem);
-	if (pdev->dead) {
+	down_read(&ddev->fault_sem);
+	if (ddev->dead) {
 		ret = VM_FAULT_SIGBUS;
 		goto out;
 	}
@@ -533,7 +796,20 @@ static vm_fault_t p2pdax_huge_fault(struct vm_fault *vmf, P2PDAX_FAULT_ARG)
 	 * table already hangs at that slot): extents are aligned, so mapping
 	 * a piece of the aligned block is still correct.
 	 */
-	if (fault_size > pdev->align) {
+	if (fault_size > ddev->align) {
+		ret = VM_FAULT_FALLBACK;
+		goto out;
+	}
+	/*
+	 * Never a 1 GiB entry, whatever the align: x86's pud_bad() is true
+	 * for a huge PUD, and mremap()'s page-table walk (get_old_pud(), 6.1
+	 * and 6.12 alike) and 6.1's mprotect() (change_pud_range()) clear
+	 * such an entry as "bad" without a TLB flush, leaving a translation
+	 * that outlives revocation.  1 GiB-aligned devices are mapped with
+	 * 2 MiB entries, which every path handles and flushes.  See
+	 * Documentation/design.rst, "Isolation".
+	 */
+	if (fault_size > PMD_SIZE) {
 		ret = VM_FAULT_FALLBACK;
 		goto out;
 	}
@@ -549,25 +825,23 @@ static vm_fault_t p2pdax_huge_fault(struct vm_fault *vmf, P2PDAX_FAULT_ARG)
 		ret = fault_size > PAGE_SIZE ? VM_FAULT_FALLBACK : VM_FAULT_SIGBUS;
 		goto out;
 	}
-	if (((u64)pgoff << PAGE_SHIFT) + fault_size > pdev->size) {
+	if (((u64)pgoff << PAGE_SHIFT) + fault_size > ddev->size) {
 		ret = VM_FAULT_SIGBUS;
 		goto out;
 	}
 	/* Extents are aligned to fault_size, so the entry is contiguous. */
-	phys = __p2pdax_pgoff_to_phys(pdev, pgoff);
+	phys = __p2pdax_pgoff_to_phys(ddev, pgoff);
 	if (phys == PHYS_ADDR_MAX) {
 		ret = VM_FAULT_SIGBUS;
 		goto out;
 	}
 	pfn = phys_to_pfn_t(phys, PFN_DEV | PFN_MAP);
-	if (fault_size == PUD_SIZE)
-		ret = vmf_insert_pfn_pud(vmf, pfn, write);
-	else if (fault_size == PMD_SIZE)
+	if (fault_size == PMD_SIZE)
 		ret = vmf_insert_pfn_pmd(vmf, pfn, write);
 	else
 		ret = vmf_insert_mixed(vma, vmf->address, pfn);
 out:
-	up_read(&pdev->fault_sem);
+	up_read(&ddev->fault_sem);
 	return ret;
 }
 
@@ -578,16 +852,16 @@ static vm_fault_t p2pdax_fault(struct vm_fault *vmf)
 
 static int p2pdax_may_split(struct vm_area_struct *vma, unsigned long addr)
 {
-	struct p2pdax_dev *pdev = vma->vm_file->private_data;
+	struct p2pdax_dev *ddev = vma->vm_file->private_data;
 
-	return IS_ALIGNED(addr, READ_ONCE(pdev->align)) ? 0 : -EINVAL;
+	return IS_ALIGNED(addr, READ_ONCE(ddev->align)) ? 0 : -EINVAL;
 }
 
 static unsigned long p2pdax_pagesize(struct vm_area_struct *vma)
 {
-	struct p2pdax_dev *pdev = vma->vm_file->private_data;
+	struct p2pdax_dev *ddev = vma->vm_file->private_data;
 
-	return READ_ONCE(pdev->align);
+	return READ_ONCE(ddev->align);
 }
 
 static const struct vm_operations_struct p2pdax_vm_ops = {
@@ -612,7 +886,7 @@ static pgprot_t p2pdax_pgprot(enum p2pdax_cache_mode mode, pgprot_t prot)
 
 static int p2pdax_mmap(struct file *filp, struct vm_area_struct *vma)
 {
-	struct p2pdax_dev *pdev = filp->private_data;
+	struct p2pdax_dev *ddev = filp->private_data;
 	u64 off = (u64)vma->vm_pgoff << PAGE_SHIFT;
 	u64 len = vma->vm_end - vma->vm_start;
 	int rc = 0;
@@ -624,23 +898,23 @@ static int p2pdax_mmap(struct file *filp, struct vm_area_struct *vma)
 	if (!(vma->vm_flags & VM_MAYSHARE))
 		return -EINVAL;
 
-	down_read(&pdev->fault_sem);
-	if (pdev->dead)
+	down_read(&ddev->fault_sem);
+	if (ddev->dead)
 		rc = -ENXIO;
-	else if (!IS_ALIGNED(vma->vm_start | vma->vm_end | off, pdev->align))
+	else if (!IS_ALIGNED(vma->vm_start | vma->vm_end | off, ddev->align))
 		rc = -EINVAL;
-	else if (off >= pdev->size || len > pdev->size - off)
+	else if (off >= ddev->size || len > ddev->size - off)
 		rc = -EINVAL;
-	up_read(&pdev->fault_sem);
+	up_read(&ddev->fault_sem);
 	if (rc)
 		return rc;
 
-	spin_lock(&pdev->holder_lock);
-	snprintf(pdev->holder, sizeof(pdev->holder), "%s[%d]", current->comm,
+	spin_lock(&ddev->holder_lock);
+	snprintf(ddev->holder, sizeof(ddev->holder), "%s[%d]", current->comm,
 		 task_pid_nr(current));
-	spin_unlock(&pdev->holder_lock);
+	spin_unlock(&ddev->holder_lock);
 	vma->vm_ops = &p2pdax_vm_ops;
-	vma->vm_page_prot = p2pdax_pgprot(pdev->region->cache,
+	vma->vm_page_prot = p2pdax_pgprot(ddev->region->cache,
 					  vma->vm_page_prot);
 	p2pdax_vm_flags_set(vma, VM_HUGEPAGE);
 	return 0;
@@ -653,42 +927,80 @@ static unsigned long p2pdax_get_unmapped_area(struct file *filp,
 					      unsigned long pgoff,
 					      unsigned long flags)
 {
-	struct p2pdax_dev *pdev = filp->private_data;
-	unsigned long align = READ_ONCE(pdev->align);
+	struct p2pdax_dev *ddev = filp->private_data;
+	unsigned long align = READ_ONCE(ddev->align);
 	unsigned long off = pgoff << PAGE_SHIFT, padded, base;
 
 	if ((flags & MAP_FIXED) || align <= PAGE_SIZE || len < align ||
 	    !IS_ALIGNED(off, align) || len + align < len)
-		return current->mm->get_unmapped_area(filp, addr, len, pgoff,
-						      flags);
-	padded = current->mm->get_unmapped_area(filp, 0, len + align, pgoff,
-						flags);
+		return p2pdax_mm_get_unmapped_area(filp, addr, len, pgoff,
+						   flags);
+	padded = p2pdax_mm_get_unmapped_area(filp, 0, len + align, pgoff,
+					     flags);
 	if (IS_ERR_VALUE(padded))
 		return padded;
 	base = ALIGN(padded, align);
 	return base;
 }
 
+/*
+ * msync(MS_SYNC) and fsync(): make the CPU's stores to the device's bytes
+ * [@start, @end] visible to peers (see p2pdax_publish()).  This is how an
+ * application hands a buffer it wrote through its mapping to a NIC or a
+ * drive that reads the card.
+ */
+static int p2pdax_fsync(struct file *filp, loff_t start, loff_t end,
+			int datasync)
+{
+	struct p2pdax_dev *ddev = filp->private_data;
+	u64 first = start, last = end;
+	int i, rc = 0;
+
+	if (start < 0 || end < start)
+		return -EINVAL;
+	down_read(&ddev->fault_sem);
+	if (ddev->dead) {
+		rc = -ENXIO;
+		goto out;
+	}
+	for (i = 0; i < ddev->nr_extents; i++) {
+		struct p2pdax_extent *ext = &ddev->extents[i];
+		u64 lo = (u64)ext->pgoff << PAGE_SHIFT;
+		u64 hi = lo + resource_size(ext->res) - 1;
+
+		if (hi < first || lo > last)
+			continue;
+		lo = max(lo, first);
+		hi = min(hi, last);
+		p2pdax_publish(ddev->region,
+			       ext->res->start + (lo - ((u64)ext->pgoff << PAGE_SHIFT)),
+			       hi - lo + 1);
+	}
+out:
+	up_read(&ddev->fault_sem);
+	return rc;
+}
+
 static int p2pdax_open(struct inode *inode, struct file *filp)
 {
-	struct p2pdax_dev *pdev = container_of(inode->i_cdev, struct p2pdax_dev,
+	struct p2pdax_dev *ddev = container_of(inode->i_cdev, struct p2pdax_dev,
 					       cdev);
 
-	if (READ_ONCE(pdev->dead))
+	if (READ_ONCE(ddev->dead))
 		return -ENXIO;
-	get_device(&pdev->dev);
-	filp->private_data = pdev;
+	get_device(&ddev->dev);
+	filp->private_data = ddev;
 	/* Every mapping, whichever node it came through, lands in one place. */
-	filp->f_mapping = pdev->inode->i_mapping;
+	filp->f_mapping = ddev->inode->i_mapping;
 	filp->f_wb_err = filemap_sample_wb_err(filp->f_mapping);
 	return 0;
 }
 
 static int p2pdax_release(struct inode *inode, struct file *filp)
 {
-	struct p2pdax_dev *pdev = filp->private_data;
+	struct p2pdax_dev *ddev = filp->private_data;
 
-	put_device(&pdev->dev);
+	put_device(&ddev->dev);
 	return 0;
 }
 
@@ -698,6 +1010,7 @@ static const struct file_operations p2pdax_fops = {
 	.release = p2pdax_release,
 	.mmap = p2pdax_mmap,
 	.get_unmapped_area = p2pdax_get_unmapped_area,
+	.fsync = p2pdax_fsync,
 	.llseek = noop_llseek,
 };
 
@@ -705,17 +1018,18 @@ static const struct file_operations p2pdax_fops = {
 
 static void p2pdax_dev_release(struct device *dev)
 {
-	struct p2pdax_dev *pdev = to_p2pdax_dev(dev);
-	struct p2pdax_region *region = pdev->region;
+	struct p2pdax_dev *ddev = to_p2pdax_dev(dev);
+	struct p2pdax_region *region = ddev->region;
 
 	/* Extents were given back by delete (size 0) or by teardown. */
-	WARN_ON_ONCE(pdev->nr_extents);
-	xa_destroy(&pdev->xa);
-	if (pdev->inode)
-		iput(pdev->inode);
+	WARN_ON_ONCE(ddev->nr_extents);
+	WARN_ON_ONCE(!list_empty(&ddev->label_node));
+	xa_destroy(&ddev->xa);
+	if (ddev->inode)
+		iput(ddev->inode);
 	p2pdax_minor_put(MINOR(dev->devt));
-	ida_free(&region->ida, pdev->n);
-	kfree(pdev);
+	xa_erase(&region->devnums, ddev->n);
+	kfree(ddev);
 	p2pdax_region_put(region);
 }
 
@@ -727,7 +1041,7 @@ static void p2pdax_dev_release(struct device *dev)
  */
 struct p2pdax_dev *__p2pdax_dev_create(struct p2pdax_region *region)
 {
-	struct p2pdax_dev *pdev;
+	struct p2pdax_dev *ddev;
 	struct inode *inode;
 	int n, minor, rc;
 
@@ -735,12 +1049,13 @@ struct p2pdax_dev *__p2pdax_dev_create(struct p2pdax_region *region)
 	if (region->dead)
 		return ERR_PTR(-ENXIO);
 
-	pdev = kzalloc(sizeof(*pdev), GFP_KERNEL);
-	if (!pdev)
+	ddev = kzalloc(sizeof(*ddev), GFP_KERNEL);
+	if (!ddev)
 		return ERR_PTR(-ENOMEM);
-	n = ida_alloc(&region->ida, GFP_KERNEL);
+	n = p2pdax_id_alloc(&region->devnums, &region->next_n, INT_MAX,
+			    "device");
 	if (n < 0) {
-		kfree(pdev);
+		kfree(ddev);
 		return ERR_PTR(n);
 	}
 	minor = p2pdax_minor_get();
@@ -754,106 +1069,109 @@ struct p2pdax_dev *__p2pdax_dev_create(struct p2pdax_region *region)
 		goto err_free_minor;
 	}
 
-	pdev->n = n;
-	pdev->inode = inode;
-	pdev->region = region;
-	pdev->align = min_t(unsigned long, region->align, SZ_2M);
-	init_rwsem(&pdev->fault_sem);
-	xa_init(&pdev->xa);
-	INIT_LIST_HEAD(&pdev->list);
-	spin_lock_init(&pdev->holder_lock);
-	strscpy(pdev->holder, "nobody", sizeof(pdev->holder));
+	ddev->n = n;
+	ddev->inode = inode;
+	ddev->region = region;
+	ddev->align = min_t(unsigned long, region->align, SZ_2M);
+	mutex_init(&ddev->resize_lock);
+	init_rwsem(&ddev->fault_sem);
+	xa_init(&ddev->xa);
+	INIT_LIST_HEAD(&ddev->list);
+	INIT_LIST_HEAD(&ddev->label_node);
+	spin_lock_init(&ddev->holder_lock);
+	strscpy(ddev->holder, "nobody", sizeof(ddev->holder));
 	p2pdax_region_get(region);
 
 	/* From here on, put_device() undoes everything above. */
-	device_initialize(&pdev->dev);
-	pdev->dev.class = p2pdax_class;
-	pdev->dev.parent = region->parent;
-	pdev->dev.devt = MKDEV(MAJOR(p2pdax_devt), minor);
-	pdev->dev.groups = p2pdax_dev_groups;
-	pdev->dev.release = p2pdax_dev_release;
-	rc = dev_set_name(&pdev->dev, "p2pdax%d.%d", region->id, n);
+	device_initialize(&ddev->dev);
+	ddev->dev.class = p2pdax_class;
+	ddev->dev.parent = region->parent;
+	ddev->dev.devt = MKDEV(MAJOR(p2pdax_devt), minor);
+	ddev->dev.groups = p2pdax_dev_groups;
+	ddev->dev.release = p2pdax_dev_release;
+	rc = dev_set_name(&ddev->dev, "p2pdax%d.%d", region->id, n);
 	if (rc)
 		goto err_put_device;
 
-	cdev_init(&pdev->cdev, &p2pdax_fops);
-	pdev->cdev.owner = THIS_MODULE;
-	rc = cdev_device_add(&pdev->cdev, &pdev->dev);
+	cdev_init(&ddev->cdev, &p2pdax_fops);
+	ddev->cdev.owner = THIS_MODULE;
+	rc = cdev_device_add(&ddev->cdev, &ddev->dev);
 	if (rc)
 		goto err_put_device;
 
-	list_add_tail(&pdev->list, &region->devs);
-	return pdev;
+	list_add_tail(&ddev->list, &region->devs);
+	return ddev;
 
 err_put_device:
-	put_device(&pdev->dev);
+	put_device(&ddev->dev);
 	return ERR_PTR(rc);
 err_free_minor:
 	p2pdax_minor_put(minor);
 err_free_n:
-	ida_free(&region->ida, n);
-	kfree(pdev);
+	xa_erase(&region->devnums, n);
+	kfree(ddev);
 	return ERR_PTR(rc);
 }
 
 /**
  * __p2pdax_dev_delete() - take a zero-size, non-seed device off its region
- * @pdev: the device; its region is locked
+ * @ddev: the device; its region is locked
  *
  * The caller unregisters it with p2pdax_dev_unregister() after unlocking.
  *
  * Return: 0, or -EBUSY if the device has size or is the seed.
  */
-int __p2pdax_dev_delete(struct p2pdax_dev *pdev)
+int __p2pdax_dev_delete(struct p2pdax_dev *ddev)
 {
-	lockdep_assert_held(&pdev->region->lock);
-	if (pdev->size || pdev->region->seed == pdev)
+	lockdep_assert_held(&ddev->region->lock);
+	if (ddev->size || ddev->region->seed == ddev)
 		return -EBUSY;
-	__p2pdax_dev_kill(pdev);
-	list_del_init(&pdev->list);
+	__p2pdax_dev_kill(ddev);
+	list_del_init(&ddev->list);
 	return 0;
 }
 
 /**
  * __p2pdax_dev_kill() - make a device dead: stores fail, faults SIGBUS
- * @pdev: the device; its region is locked
+ * @ddev: the device; its region is locked
  *
  * Every user mapping of the device is zapped.  Its extents stay allocated
- * until __p2pdax_dev_trim(pdev, 0), once nothing pins them.
+ * until __p2pdax_dev_trim(ddev, 0), once nothing pins them.
  */
-void __p2pdax_dev_kill(struct p2pdax_dev *pdev)
+void __p2pdax_dev_kill(struct p2pdax_dev *ddev)
 {
-	lockdep_assert_held(&pdev->region->lock);
-	down_write(&pdev->fault_sem);
-	WRITE_ONCE(pdev->dead, true);
-	unmap_mapping_range(pdev->inode->i_mapping, 0, 0, 1);
-	up_write(&pdev->fault_sem);
+	lockdep_assert_held(&ddev->region->lock);
+	down_write(&ddev->fault_sem);
+	WRITE_ONCE(ddev->dead, true);
+	__p2pdax_revoke(ddev, 0, 0);
+	up_write(&ddev->fault_sem);
+	p2pdax_label_clear(ddev);
 }
 
 /**
  * __p2pdax_dev_release_extents() - give back a dead device's memory
- * @pdev: the device; its region is locked
+ * @ddev: the device; its region is locked
  */
-void __p2pdax_dev_release_extents(struct p2pdax_dev *pdev)
+void __p2pdax_dev_release_extents(struct p2pdax_dev *ddev)
 {
-	lockdep_assert_held(&pdev->region->lock);
-	down_write(&pdev->fault_sem);
-	__p2pdax_dev_trim(pdev, 0);
-	up_write(&pdev->fault_sem);
+	lockdep_assert_held(&ddev->region->lock);
+	down_write(&ddev->fault_sem);
+	__p2pdax_dev_trim(ddev, 0);
+	up_write(&ddev->fault_sem);
 }
 
 /**
  * p2pdax_dev_unregister() - remove a device's node and sysfs directory
- * @pdev: a device already taken off its region
+ * @ddev: a device already taken off its region
  *
  * Must not be called with the region locked: removing the sysfs directory
  * waits for stores in progress, and they take the region lock.  Open files
  * keep the object (but not its memory) alive until they are closed.
  */
-void p2pdax_dev_unregister(struct p2pdax_dev *pdev)
+void p2pdax_dev_unregister(struct p2pdax_dev *ddev)
 {
-	cdev_device_del(&pdev->cdev, &pdev->dev);
-	put_device(&pdev->dev);
+	cdev_device_del(&ddev->cdev, &ddev->dev);
+	put_device(&ddev->dev);
 }
 
 /**
@@ -868,7 +1186,7 @@ void p2pdax_wait_unpinned(struct p2pdax_region *region)
 {
 	unsigned long pinned, first = 0, waited = 0;
 	char who[sizeof_field(struct p2pdax_dev, holder)];
-	struct p2pdax_dev *pdev;
+	struct p2pdax_dev *ddev;
 
 	for (;;) {
 		pinned = p2pdax_count_pinned(region->res.start,
@@ -878,18 +1196,18 @@ void p2pdax_wait_unpinned(struct p2pdax_region *region)
 		if (waited % 10000 == 0) {
 			strscpy(who, "an unknown holder", sizeof(who));
 			mutex_lock(&region->lock);
-			list_for_each_entry(pdev, &region->devs, list) {
+			list_for_each_entry(ddev, &region->devs, list) {
 				int i;
 
-				for (i = 0; i < pdev->nr_extents; i++) {
-					struct resource *r = pdev->extents[i].res;
+				for (i = 0; i < ddev->nr_extents; i++) {
+					struct resource *r = ddev->extents[i].res;
 
 					if (PFN_PHYS(first) < r->start ||
 					    PFN_PHYS(first) > r->end)
 						continue;
-					spin_lock(&pdev->holder_lock);
-					strscpy(who, pdev->holder, sizeof(who));
-					spin_unlock(&pdev->holder_lock);
+					spin_lock(&ddev->holder_lock);
+					strscpy(who, ddev->holder, sizeof(who));
+					spin_unlock(&ddev->holder_lock);
 				}
 			}
 			mutex_unlock(&region->lock);

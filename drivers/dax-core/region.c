@@ -13,6 +13,12 @@
 #include "dax-core.h"
 
 static DEFINE_IDA(p2pdax_region_ida);
+/*
+ * Region id -> the next device number of the last region that had the id,
+ * so that a card unbound and bound again does not reuse device names.  Its
+ * own lock protects it.
+ */
+static DEFINE_XARRAY(p2pdax_region_next_n);
 
 static const char * const p2pdax_cache_names[] = {
 	[P2PDAX_CACHE_WC] = "wc",
@@ -47,6 +53,12 @@ int p2pdax_region_id(const struct p2pdax_region *region)
 }
 EXPORT_SYMBOL_GPL(p2pdax_region_id);
 
+/* At module exit, when no region is left. */
+void p2pdax_regions_exit(void)
+{
+	xa_destroy(&p2pdax_region_next_n);
+}
+
 resource_size_t __p2pdax_region_available(struct p2pdax_region *region)
 {
 	resource_size_t used = 0;
@@ -63,7 +75,11 @@ static void p2pdax_region_release(struct kref *kref)
 	struct p2pdax_region *region =
 		container_of(kref, struct p2pdax_region, kref);
 
-	ida_destroy(&region->ida);
+	WARN_ON_ONCE(!xa_empty(&region->devnums));
+	xa_destroy(&region->devnums);
+	/* Nothing to do if this fails: numbering restarts at 0 for the id. */
+	xa_store(&p2pdax_region_next_n, region->id,
+		 xa_mk_value(region->next_n), GFP_KERNEL);
 	ida_free(&p2pdax_region_ida, region->id);
 	kfree(region);
 }
@@ -199,13 +215,13 @@ static ssize_t delete_store(struct device *dev, struct device_attribute *attr,
 			    const char *buf, size_t len)
 {
 	struct p2pdax_region *region = dev_get_drvdata(dev);
-	struct p2pdax_dev *pdev, *victim = NULL;
+	struct p2pdax_dev *ddev, *victim = NULL;
 	int rc = -ENXIO;
 
 	mutex_lock(&region->lock);
-	list_for_each_entry(pdev, &region->devs, list) {
-		if (sysfs_streq(buf, dev_name(&pdev->dev))) {
-			victim = pdev;
+	list_for_each_entry(ddev, &region->devs, list) {
+		if (sysfs_streq(buf, dev_name(&ddev->dev))) {
+			victim = ddev;
 			break;
 		}
 	}
@@ -265,7 +281,7 @@ static unsigned long p2pdax_range_align(const struct range *range)
 static void p2pdax_region_unregister(void *data)
 {
 	struct p2pdax_region *region = data;
-	struct p2pdax_dev *pdev, *next;
+	struct p2pdax_dev *ddev, *next;
 	LIST_HEAD(doomed);
 
 	/* Drains seed/create/delete stores, which take region->lock. */
@@ -274,21 +290,23 @@ static void p2pdax_region_unregister(void *data)
 	mutex_lock(&region->lock);
 	region->dead = true;
 	region->seed = NULL;
-	list_for_each_entry(pdev, &region->devs, list)
-		__p2pdax_dev_kill(pdev);
+	list_for_each_entry(ddev, &region->devs, list)
+		__p2pdax_dev_kill(ddev);
 	mutex_unlock(&region->lock);
 
+	/* Grows zeroing claimed memory give it back when they see @dead. */
+	wait_event(region->scrub_wq, !READ_ONCE(region->scrubbing));
 	p2pdax_wait_unpinned(region);
 
 	mutex_lock(&region->lock);
-	list_for_each_entry(pdev, &region->devs, list)
-		__p2pdax_dev_release_extents(pdev);
+	list_for_each_entry(ddev, &region->devs, list)
+		__p2pdax_dev_release_extents(ddev);
 	list_splice_init(&region->devs, &doomed);
 	mutex_unlock(&region->lock);
 
-	list_for_each_entry_safe(pdev, next, &doomed, list) {
-		list_del_init(&pdev->list);
-		p2pdax_dev_unregister(pdev);
+	list_for_each_entry_safe(ddev, next, &doomed, list) {
+		list_del_init(&ddev->list);
+		p2pdax_dev_unregister(ddev);
 	}
 	dev_set_drvdata(region->parent, NULL);
 	p2pdax_region_put(region);
@@ -327,8 +345,11 @@ struct p2pdax_region *devm_p2pdax_region_create(struct device *parent,
 	region->id = rc;
 	kref_init(&region->kref);
 	mutex_init(&region->lock);
+	init_waitqueue_head(&region->scrub_wq);
 	INIT_LIST_HEAD(&region->devs);
-	ida_init(&region->ida);
+	xa_init_flags(&region->devnums, XA_FLAGS_ALLOC);
+	region->next_n = xa_to_value(xa_load(&p2pdax_region_next_n, region->id) ?:
+				     xa_mk_value(0));
 	region->parent = parent;
 	region->res = (struct resource) {
 		.name = dev_name(parent),

@@ -29,6 +29,9 @@
  *   p2pmap moved DEV LEN SEED         map LEN bytes untouched, mremap() them
  *                                     4 KiB off the device's alignment, then
  *                                     verify the pattern through the move
+ *   p2pmap sync  DEV OFF LEN SEED     fill, msync(MS_SYNC) the mapping and
+ *                                     fsync() DEV; print "msync OK"/"fsync OK"
+ *                                     or the errno names
  *   p2pmap hold DEV LEN               map and write LEN bytes, print "mapped",
  *                                     wait for end of file on stdin, write
  *                                     again and print "OK" or "SIGBUS"
@@ -106,6 +109,27 @@ static int cmd_fill(char **a, int argc)
 
 	for (i = 0; i < len / 8; i++)
 		p[i] = pattern(seed, off + i * 8);
+	return 0;
+}
+
+/* fill, then msync(MS_SYNC) the range and fsync() the file: what the
+ * application does to hand a buffer to a peer */
+static int cmd_sync(char **a)
+{
+	uint64_t off = num(a[1]), len = num(a[2]), seed = num(a[3]), i;
+	volatile uint64_t *p = map(a[0], off, len, PROT_READ | PROT_WRITE);
+	int fd = open(a[0], O_RDWR);
+
+	for (i = 0; i < len / 8; i++)
+		p[i] = pattern(seed, off + i * 8);
+	if (msync((void *)p, len, MS_SYNC))
+		printf("msync %s\n", strerrorname_np(errno));
+	else
+		printf("msync OK\n");
+	if (fd < 0 || fsync(fd))
+		printf("fsync %s\n", strerrorname_np(errno));
+	else
+		printf("fsync OK\n");
 	return 0;
 }
 
@@ -380,6 +404,8 @@ int main(int argc, char **argv)
 
 	if (!strcmp(cmd, "fill") && (n == 4 || n == 5))
 		return cmd_fill(a, n);
+	if (!strcmp(cmd, "sync") && n == 4)
+		return cmd_sync(a);
 	if (!strcmp(cmd, "check") && n == 4)
 		return cmd_check(a, 0);
 	if (!strcmp(cmd, "zero") && n == 3)

@@ -30,7 +30,8 @@ check "tenant 1's bytes are in the host file" check_bytes_t1
 
 # ---- pins: an RDMA memory registration ---------------------------------------------
 if ! rxe_setup >/dev/null 2>&1; then
-	skip "pins" "rdma_rxe unavailable"
+	# install-deps.sh installs everything rdma_rxe needs: missing is a failure
+	fail "pins: rdma_rxe is available (modprobe rdma_rxe, rdma link add)"
 	p2p_unbind "$a"
 	p2p_unload
 	exit 0

@@ -31,7 +31,7 @@ check_eq "device align defaults to 2 MiB" 2097152 "$(dattr "$d0" align)"
 check_eq "device knows its region" "$id" "$(dattr "$d0" region)"
 check_eq "resource is root-only" 400 "$(stat -c %a "$(dsys "$d0")/resource")"
 check_eq "extents is root-only" 400 "$(stat -c %a "$(dsys "$d0")/extents")"
-check "numa_node readable" test -n "$(dattr "$d0" numa_node)"
+check_match "numa_node is a node number" '^-?[0-9]+$' "$(dattr "$d0" numa_node)"
 check_region "bind" "$a"
 
 set_size "$d0" $((32 * M))
@@ -120,7 +120,7 @@ check_store "growing anything on a full region: ENOSPC" ENOSPC "$(dsys "$d1")/si
 check_region "full region" "$a"
 set_size "$s" $((avail - 4 * M))
 check_store "create after space returns" OK "$R/create" 1
-check "a new seed appears" test -n "$(cat "$R/seed")"
+check_match "a new seed appears" '^p2pdax[0-9]+\.[0-9]+$' "$(cat "$R/seed")"
 check_region "space returned" "$a"
 
 # ---- teardown with a mapping held --------------------------------------------------

@@ -8,7 +8,7 @@ guest_only
 
 modprobe nvme
 for _ in $(seq 50); do [ -b /dev/nvme0n1 ] && break; sleep 0.1; done
-[ -b /dev/nvme0n1 ] || skip_all "no NVMe namespace"
+[ -b /dev/nvme0n1 ] || { fail "the NVMe namespace of the vm line exists (/dev/nvme0n1)"; exit 1; }
 NV=/dev/nvme0n1
 IMG=$IOPMEM_OUTDIR/nvme.img
 

@@ -63,12 +63,13 @@ check_eq "list -r all is every region" "$("$P" list)" "$("$P" list -r all)"
 run_err "list: unknown option" "bad option" "$P" list --bogus
 
 # ---- create-device ---------------------------------------------------------------------
-out=$("$P" create-device -r 0 -s 32M --owner 1001 --group 1001 --mode 0640)
-check_eq "create-device prints the device" "p2pdax0.0 33554432 1001 1001 0640" \
-	"$(echo "$out" | jq_ '" ".join(str(d[k]) for k in ("chardev","size","owner","group","mode"))')"
+out=$("$P" create-device -r 0 -s 32M --label t0 --owner 1001 --group 1001 --mode 0640)
+check_eq "create-device prints the device" "p2pdax0.0 t0 33554432 1001 1001 0640" \
+	"$(echo "$out" | jq_ '" ".join(str(d[k]) for k in ("chardev","label","size","owner","group","mode"))')"
+check_eq "the label is in sysfs" t0 "$(cat /sys/class/p2pdax/p2pdax0.0/label)"
 check_eq "the node has that owner and mode" "1001:1001 640" "$(stat -c '%u:%g %a' /dev/p2pdax0.0)"
-"$P" create-device -r "$a" -s 16M >/dev/null
-"$P" create-device -r 0 -s 32M >/dev/null
+"$P" create-device -r "$a" -s 16M --label t1 >/dev/null
+"$P" create-device -r 0 -s 32M --label t2 >/dev/null
 check_eq "three devices" "p2pdax0.0 p2pdax0.1 p2pdax0.2" "$("$P" list -D -r 0 | jq_ '" ".join(x["chardev"] for x in d[0]["devices"])')"
 before=$("$P" list -M -i)
 run_err "create: no region" "-r REGION and -s SIZE are required" "$P" create-device -s 2M
@@ -85,6 +86,11 @@ run_err "create: unknown region" "region 5 not found" "$P" create-device -r 5 -s
 run_err "create: unknown user" "no such user 'nosuchuser'" "$P" create-device -r 0 -s 2M --owner nosuchuser
 run_err "create: uid -1 (chown's 'unchanged')" "no such user '4294967295'" "$P" create-device -r 0 -s 2M --owner 4294967295
 run_err "create: bad mode" "bad mode '0999'" "$P" create-device -r 0 -s 2M --mode 0999
+run_err "create: a label another device has" 'label "t0" is already taken by p2pdax0.0' \
+	"$P" create-device -r 0 -s 2M --label t0
+run_err "create: a bad label" "bad label 'a b': only letters" "$P" create-device -r 0 -s 2M --label 'a b'
+run_err "create: a label starting with '-'" "bad label '-x': must start" "$P" create-device -r 0 -s 2M --label=-x
+run_err "create: a label of 64 characters" "longer than 63" "$P" create-device -r 0 -s 2M --label "$(printf 'a%.0s' $(seq 64))"
 run_err "create as a non-root user" "permission denied" setpriv --reuid=1001 --regid=1001 --clear-groups "$P" create-device -r 0 -s 2M
 check_eq "failed creates changed nothing" "$before" "$("$P" list -M -i)"
 
@@ -116,8 +122,17 @@ run_err "destroy: unknown device" "device p2pdax0.9 not found" "$P" destroy-devi
 check "destroy-device p2pdax0.1" "$P" destroy-device p2pdax0.1
 check "destroyed device is gone" test ! -e /sys/class/p2pdax/p2pdax0.1
 "$P" resize-device p2pdax0.2 -s 40M >/dev/null
-"$P" create-device -r 0 -s 8M -a 4K --mode 0660 >/dev/null
-"$P" create-device -r 1 -s all --owner 1002 >/dev/null
+"$P" create-device -r 0 -s 8M -a 4K --mode 0660 --label t3 >/dev/null
+check_eq "the next seed does not take the deleted device's number" p2pdax0.4 "$(region_attr "$a" seed)"
+"$P" create-device -r 1 -s all --owner 1002 --label t4 >/dev/null
+# ---- set-label -------------------------------------------------------------------------
+check_eq "set-label" t2b "$("$P" set-label 0.2 t2b | jq_ 'd["label"]')"
+run_err "set-label: a label another device has" 'label "t0" is already taken by p2pdax0.0' "$P" set-label 0.2 t0
+run_err "set-label: a bad label" "bad label 'x/y'" "$P" set-label 0.2 x/y
+run_err "set-label: no label argument" "DEVICE and LABEL expected" "$P" set-label 0.2
+check_eq "refused set-labels changed nothing" t2b "$(cat /sys/class/p2pdax/p2pdax0.2/label)"
+check_eq "set-label \"\" removes the label" "" "$("$P" set-label 0.2 '' | jq_ 'd.get("label", "")')"
+"$P" set-label 0.2 t2 >/dev/null
 check_eq "-s all takes the whole region" 0 "$("$P" list -r 1 | jq_ 'd[0]["available_size"]')"
 check_eq "completion: regions by id and PCI address, and all" \
 	"$(printf '%s\n' 0 1 "$a" "$b" all | sort | tr '\n' ' ')" \
@@ -128,45 +143,129 @@ check_eq "completion: bind offers PCI addresses" "$a" "$(complete_line "p2pctl b
 check_eq "a fragmented device for the round trip" 2 "$("$P" list -M -d p2pdax0.2 | jq_ 'len(d[0]["extents"])')"
 
 # ---- save / unbind / bind / apply ---------------------------------------------------------
+# devices by label, and the layout as p2pctl shows it minus device numbers
+devname() { "$P" list -D | jq_ "[x['chardev'] for r in d for x in r['devices'] if x.get('label') == '$1'][0]"; }
+shape() {
+	"$P" list -M | python3 -c 'import json, sys
+d = json.load(sys.stdin)
+for r in d:
+    for x in r.get("devices", []):
+        x.pop("chardev")
+print(json.dumps(d, sort_keys=True))'
+}
 L=/run/iopmem/layout.json
 check "save FILE" "$P" save "$L"
 check_eq "save: two regions in the file" 2 "$(jq_ 'len(d["regions"])' <"$L")"
-before=$("$P" list -M)
+check_eq "save: the file is 0600" 600 "$(stat -c %a "$L")"
+check_eq "save: labels in the file" "t0 t1 t2 t3 t4" \
+	"$(jq_ '" ".join(sorted(x["label"] for r in d["regions"] for x in r["devices"]))' <"$L")"
+before=$(shape)
+old_names=$("$P" list -D | jq_ '" ".join(x["chardev"] for r in d for x in r["devices"])')
 check "unbind card 0" "$P" unbind "$a"
 check "unbind card 1" "$P" unbind "$b"
 check "the regions are gone" test ! -e "$(pci_sys "$a")/dax_region" -a ! -e "$(pci_sys "$b")/dax_region"
 "$P" bind "$a" >/dev/null
 check "apply (binds card 1 itself)" "$P" apply "$L"
-check_eq "list -M after apply is identical" "$before" "$("$P" list -M)"
+check_eq "after apply: same labels, sizes, extents, owners" "$before" "$(shape)"
+new_names=$("$P" list -D | jq_ '" ".join(x["chardev"] for r in d for x in r["devices"])')
+reused=$(comm -12 <(tr ' ' '\n' <<<"$old_names" | sort) <(tr ' ' '\n' <<<"$new_names" | sort))
+check_eq "no device name was reused" "" "$reused"
 check "apply again" "$P" apply "$L"
-check_eq "apply is idempotent" "$before" "$("$P" list -M)"
-check_eq "owner restored" "1001:1001 640" "$(stat -c '%u:%g %a' /dev/p2pdax0.0)"
-chmod 0666 /dev/p2pdax0.0
+check_eq "apply is idempotent" "$before" "$(shape)"
+t0=$(devname t0)
+check_eq "owner restored (by label)" "1001:1001 640" "$(stat -c '%u:%g %a' "/dev/$t0")"
+chmod 0666 "/dev/$t0"
 check "apply --owners-only" "$P" apply --owners-only "$L"
-check_eq "--owners-only restores the mode" 640 "$(stat -c '%a' /dev/p2pdax0.0)"
+check_eq "--owners-only restores the mode" 640 "$(stat -c '%a' "/dev/$t0")"
+chmod 0666 "/dev/$t0"
+check "apply --owners-only --device (another device)" "$P" apply --owners-only --device "$(devname t2)" "$L"
+check_eq "--device touches only that device" 666 "$(stat -c '%a' "/dev/$t0")"
+"$P" apply --owners-only "$L"
+run_err "apply --device without --owners-only" "--device goes with --owners-only" "$P" apply --device "$t0" "$L"
 
 echo '{"version": 1, "regions": [' >/run/iopmem/bad.json
 run_err "apply a malformed file" "not valid JSON" "$P" apply /run/iopmem/bad.json
 echo '{"version": 1, "regions": [{"pci": "0000:7f:00.0", "devices": []}]}' >/run/iopmem/bad.json
 run_err "apply: a card that does not exist" "no PCI device 0000:7f:00.0" "$P" apply /run/iopmem/bad.json
 run_err "apply: missing file" "cannot open" "$P" apply /run/iopmem/none.json
-"$P" destroy-device p2pdax0.3
+python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+del d["regions"][0]["devices"][1]["label"]
+json.dump(d, open(sys.argv[2], "w"))' "$L" /run/iopmem/nolabel.json
+run_err "apply: a device without a label is refused" "has no label; apply matches devices by label" \
+	"$P" apply /run/iopmem/nolabel.json
+"$P" destroy-device "$(devname t3)"
+before=$("$P" list -M -i)
 run_err "apply over a region that differs" "destroy" "$P" apply "$L"
-check_eq "refused apply changed nothing" 1 "$("$P" list -d p2pdax0.0 | jq_ 'len(d)')"
+check_eq "refused apply changed nothing" "$before" "$("$P" list -M -i)"
 check_eq "save to stdout is valid JSON" 1 "$("$P" save | jq_ 'd["version"]')"
 run_err "save: bad argument" "at most one FILE" "$P" save a b
-# the udev rule and the systemd unit, installed into this guest's tmpfs root
+ln -sf /run/iopmem/victim "$L.tmp"
+check "save does not follow a planted <file>.tmp link" "$P" save "$L"
+check "...the link's target was not written" test ! -e /run/iopmem/victim
+ln -sf /run/iopmem/victim2 /run/iopmem/link.json
+check "save over a symlink replaces the link" "$P" save /run/iopmem/link.json
+check "...and not its target" test ! -e /run/iopmem/victim2 -a ! -L /run/iopmem/link.json
+(umask 0; "$P" save /run/iopmem/umask.json)
+check_eq "save ignores a permissive umask (0600)" 600 "$(stat -c %a /run/iopmem/umask.json)"
+run_err "save into a missing directory" "cannot create a file next to /nonexistent/l.json" "$P" save /nonexistent/l.json
+
+# ---- the udev rule and the systemd unit, installed into this guest's tmpfs root ----------
 mkdir -p /etc/p2pctl
 "$P" save /etc/p2pctl/layout.json
 check "make install-tools" make -s -C "$TOP" install-tools DESTDIR=/ PREFIX=/usr/local
-run=$(udevadm test --action=add /sys/class/p2pdax/p2pdax0.0 2>&1 | sed -n "s/^run: '\(.*\)'$/\1/p")
-check_eq "udev runs p2pctl for a new p2pdax node" \
-	"/usr/local/sbin/p2pctl apply --owners-only /etc/p2pctl/layout.json" "$run"
-chmod 0666 /dev/p2pdax0.0
-check "the udev command works" $run
-check_eq "...and restores the node's mode" 640 "$(stat -c '%a' /dev/p2pdax0.0)"
+udev_run() { udevadm test --action="$2" "/sys/class/p2pdax/$1" 2>&1 | sed -n "s/^run: '\(.*\)'$/\1/p"; }
+t0=$(devname t0)
+check_eq "udev runs p2pctl for a labelled p2pdax node, naming it" \
+	"/usr/local/sbin/p2pctl apply --owners-only --device $t0 /etc/p2pctl/layout.json" "$(udev_run "$t0" add)"
+check_eq "...and when a label changes" \
+	"/usr/local/sbin/p2pctl apply --owners-only --device $t0 /etc/p2pctl/layout.json" "$(udev_run "$t0" change)"
+check_match "udev links it as /dev/p2pdax/by-label/t0" "DEVLINKS=.*/dev/p2pdax/by-label/t0" \
+	"$(udevadm test --action=add "/sys/class/p2pdax/$t0" 2>&1)"
+check_eq "udev runs nothing for a device without a label" "" "$(udev_run "$(region_attr "$a" seed)" add)"
+chmod 0666 "/dev/$t0"
+check "the udev command works" $(udev_run "$t0" add)
+check_eq "...and restores the node's mode" 640 "$(stat -c '%a' "/dev/$t0")"
+# a stale layout: its names now belong to other tenants' devices, its labels
+# to nobody; the rule must change nobody's device
+"$P" create-device -r 0 -s 2M --label newtenant --owner 1003 --mode 0600 >/dev/null
+nt=$(devname newtenant)
+python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+for r in d["regions"]:
+    for x in r["devices"]:
+        x["name"] = sys.argv[3]
+        x["label"] = "gone-" + x["label"]
+        x["owner"] = "1001"
+        x["mode"] = "0666"
+json.dump(d, open(sys.argv[2], "w"))' /etc/p2pctl/layout.json /run/iopmem/stale.json "$nt"
+before=$(stat -c '%u:%g %a' /dev/p2pdax*)
+check "the udev command with a stale layout" "$P" apply --owners-only --device "$nt" /run/iopmem/stale.json
+check "apply --owners-only with a stale layout" "$P" apply --owners-only /run/iopmem/stale.json
+check_eq "a stale layout changed nobody's device" "$before" "$(stat -c '%u:%g %a' /dev/p2pdax*)"
 check "systemd accepts the unit (systemd-analyze verify)" \
 	systemd-analyze verify /etc/systemd/system/p2pctl-apply.service
+
+# ---- two administrators at once: 2 x 50 concurrent creates never share a device -------------
+"$P" unbind "$b"
+"$P" bind "$b" >/dev/null
+rb=$("$P" list -r "$b" | jq_ 'd[0]["id"]')
+for who in A B; do
+	(for i in $(seq 50); do
+		"$P" create-device -r "$rb" -s 1M -a 4K --label "c$who$i" 2>&1 |
+			jq_ 'd["chardev"] + " " + d["label"]' || echo "FAILED c$who$i"
+	done >"/run/iopmem/creates.$who") &
+done
+wait
+check_eq "100 creates, none failed" "100 0" \
+	"$(cat /run/iopmem/creates.A /run/iopmem/creates.B | wc -l) $(grep -c FAILED /run/iopmem/creates.* | awk -F: '{ s += $2 } END { print s }')"
+check_eq "100 different devices" 100 "$(cat /run/iopmem/creates.A /run/iopmem/creates.B | awk '{ print $1 }' | sort -u | wc -l)"
+bad=
+while read -r dev label; do
+	[ "$(cat "/sys/class/p2pdax/$dev/label")" = "$label" ] && [ "$(cat "/sys/class/p2pdax/$dev/size")" = 1048576 ] ||
+		bad="$bad $dev"
+done < <(cat /run/iopmem/creates.A /run/iopmem/creates.B)
+check_eq "each device is exactly what its creator asked for (label, size)" "" "$bad"
 "$P" unbind "$a"
 "$P" unbind "$b"
 p2p_unload

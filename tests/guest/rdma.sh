@@ -6,7 +6,7 @@
 # perftest with --mmap on the server side.
 . "$(dirname "$0")/../common"
 guest_only
-rxe_setup >/dev/null 2>&1 || skip_all "rdma_rxe unavailable"
+rxe_setup >/dev/null 2>&1 || { fail "rdma_rxe is available (modprobe rdma_rxe, rdma link add)"; exit 1; }
 
 M=$MiB
 p2p_setup

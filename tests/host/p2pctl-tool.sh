@@ -27,7 +27,7 @@ run_err "--version with an argument" 2 "takes no arguments" "$P" --version extra
 run_err "unknown command" 2 "unknown command 'frob'" "$P" frob
 
 # ---- the man page -----------------------------------------------------------------
-man_text=$(MANWIDTH=100 man -l "$MAN" 2>/dev/null | col -b)
+man_text=$(MANWIDTH=200 man -l "$MAN" 2>/dev/null | col -b)
 for sec in SYNOPSIS DESCRIPTION COMMANDS OPTIONS "LAYOUT FILE" "EXIT STATUS" EXAMPLES FILES; do
 	check "man page has $sec" grep -qx "$sec" <<<"$man_text"
 done

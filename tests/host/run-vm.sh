@@ -50,6 +50,10 @@ check_eq "guest timeout exits 255" 255 "$rc"
 # deterministic: print a line that looks like one into the kernel log.
 rc=0; "$RUNVM" -q --outdir "$out" -- sh -c 'echo "WARNING: CPU: 0 PID: 1 at test" >/dev/kmsg' 2>/dev/null || rc=$?
 check_eq "warning on the console exits 254" 254 "$rc"
+rc=0; "$RUNVM" -q --outdir "$out" -- sh -c 'echo "mm/pgtable-generic.c:53: bad pud 00000000c0ffee00(80000001c00008e7)" >/dev/kmsg' 2>/dev/null || rc=$?
+check_eq "a 'bad pud' line on the console exits 254" 254 "$rc"
+rc=0; "$RUNVM" -q --outdir "$out" -- sh -c 'echo "mm/pgtable-generic.c:41: bad pmd 0000000012345678(8000000123400867)" >/dev/kmsg' 2>/dev/null || rc=$?
+check_eq "a 'bad pmd' line on the console exits 254" 254 "$rc"
 
 rc=0; "$RUNVM" -q --outdir "$out" --bar 4M --bar 2M -- \
 	sh -c 'cat "$IOPMEM_CARDS" >"$IOPMEM_RESULTS/cards"; printf abc >"$IOPMEM_RESULTS/x"' || rc=$?

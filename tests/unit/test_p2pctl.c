@@ -127,6 +127,20 @@ int main(void)
 	ok(!strcmp(fmt_human(256ULL << 20, buf, sizeof(buf)), "256.00 MiB"), "human MiB");
 	ok(!strcmp(fmt_human(512, buf, sizeof(buf)), "512 B"), "human bytes");
 
+	{
+		const char *why = NULL;
+
+		ok(!check_label("tenant-1.a_b", &why) && !check_label("0", &why), "good labels");
+		ok(check_label("", &why) == -EINVAL && strstr(why, "empty"), "empty label refused");
+		ok(check_label("-x", &why) == -EINVAL && strstr(why, "start"), "label starting with '-' refused");
+		ok(check_label(".x", &why) == -EINVAL && check_label("a/b", &why) == -EINVAL &&
+		   check_label("a b", &why) == -EINVAL && check_label("a\nb", &why) == -EINVAL,
+		   "labels with '.', '/', spaces or newlines in the wrong place refused");
+		ok(!check_label("a123456789012345678901234567890123456789012345678901234567890ab", &why) &&
+		   check_label("a123456789012345678901234567890123456789012345678901234567890abc", &why) == -EINVAL &&
+		   strstr(why, "63"), "63 characters at most");
+	}
+
 	/* layouts */
 	ok(layout_str(DEV("{\"name\":\"p2pdax0.1\",\"size\":4194304,\"align\":2097152,"
 			  "\"owner\":\"root\",\"mode\":\"0640\",\"extents\":["
@@ -140,6 +154,18 @@ int main(void)
 	ok(layout_str(DEV("{\"name\":\"p2pdax0.2\",\"size\":\"4M\",\"align\":4096}"), &l) == 0 &&
 	   l.regions[0].devices[0].size == 4ULL << 20, "sizes may be strings, extents optional");
 	layout_free(&l);
+	ok(layout_str(DEV("{\"name\":\"p2pdax0.2\",\"label\":\"t1\",\"size\":4096,\"align\":4096}"), &l) == 0 &&
+	   !strcmp(l.regions[0].devices[0].label, "t1"), "labels are read");
+	layout_free(&l);
+	bad_layout(DEV("{\"name\":\"p2pdax0.2\",\"label\":\"a b\",\"size\":4096,\"align\":4096}"),
+		   "bad \"label\"", "bad label in a layout");
+	bad_layout(DEV("{\"name\":\"p2pdax0.2\",\"label\":7,\"size\":4096,\"align\":4096}"),
+		   "not a string", "label that is not a string");
+	bad_layout("{\"version\":1,\"regions\":[{\"pci\":\"01:00.0\",\"devices\":["
+		   "{\"name\":\"p2pdax0.1\",\"label\":\"t\",\"size\":4096,\"align\":4096}]},"
+		   "{\"pci\":\"02:00.0\",\"devices\":["
+		   "{\"name\":\"p2pdax1.1\",\"label\":\"t\",\"size\":4096,\"align\":4096}]}]}",
+		   "appears twice", "one label on two devices (two regions)");
 	bad_layout("not json", "not valid JSON", "malformed JSON");
 	bad_layout("{\"version\":1,\"regions\":[]} trailing", "not valid JSON", "trailing garbage");
 	bad_layout("[1,2]", "JSON object", "not an object");

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * p2pctl save / apply: the kernel's carving is ephemeral by design; these
- * commands write it down and recreate it after a reboot or a rebind, with
- * the same device names and, where the space is free, the same extents.
+ * commands write it down and recreate it after a reboot or a rebind, where
+ * the space is free with the same extents.  Devices are matched by label,
+ * never by number: the kernel never reuses a device number while it runs,
+ * and a number alone could name another tenant's device.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -14,6 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "p2pctl.h"
@@ -23,7 +28,7 @@ static struct p2p_device devs[P2PCTL_MAX_DEVICES];
 
 const char save_usage[] = "p2pctl save [FILE]";
 
-static struct json_object *save_region(const struct p2p_region *r)
+static struct json_object *save_region(const struct p2p_region *r, int *rc)
 {
 	struct json_object *o = json_object_new_object(), *jd = json_object_new_array();
 	char buf[32], mode[8];
@@ -34,15 +39,26 @@ static struct json_object *save_region(const struct p2p_region *r)
 		json_object_object_add(o, "bar", json_object_new_int(r->bar));
 	json_object_object_add(o, "cache_mode", json_object_new_string(r->cache));
 	json_object_object_add(o, "size", json_object_new_uint64(r->size));
+	json_object_object_add(o, "devices", jd);
 	n = devices_scan(r->id, devs, P2PCTL_MAX_DEVICES);
+	if (n < 0) {
+		*rc = fail("cannot scan the devices of region %d: %s", r->id, why(n));
+		return o;
+	}
 	for (i = 0; i < n; i++) {
 		const struct p2p_device *d = &devs[i];
-		struct json_object *x, *jx = json_object_new_array();
+		struct json_object *x, *jx;
 
 		if (!d->size)
 			continue;
+		if (!d->label[0])
+			fprintf(stderr, "p2pctl save: %s has no label: apply will refuse it (p2pctl set-label %s LABEL, then save)\n",
+				d->name, d->name);
 		x = json_object_new_object();
+		jx = json_object_new_array();
 		json_object_object_add(x, "name", json_object_new_string(d->name));
+		if (d->label[0])
+			json_object_object_add(x, "label", json_object_new_string(d->label));
 		json_object_object_add(x, "size", json_object_new_uint64(d->size));
 		json_object_object_add(x, "align", json_object_new_uint64(d->align));
 		json_object_object_add(x, "owner", json_object_new_string(user_name(d->uid, buf, sizeof(buf))));
@@ -60,17 +76,60 @@ static struct json_object *save_region(const struct p2p_region *r)
 		json_object_object_add(x, "extents", jx);
 		json_object_array_add(jd, x);
 	}
-	json_object_object_add(o, "devices", jd);
 	return o;
+}
+
+/*
+ * Replace @path with @text, atomically and durably: a new file made with
+ * O_EXCL next to it (mkostemp: never through a planted link), mode 0600,
+ * written and fsynced, renamed over @path, then the directory fsynced.
+ */
+static int write_atomic(const char *path, const char *text)
+{
+	char tmp[PATH_MAX], dir[PATH_MAX];
+	size_t len = strlen(text), off = 0;
+	int fd, dfd, rc = 0;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= (int)sizeof(tmp))
+		return fail("%s: path too long", path);
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0)
+		return fail("cannot create a file next to %s: %s", path, strerror(errno));
+	if (fchmod(fd, 0600))
+		rc = -errno;
+	while (!rc && off < len) {
+		ssize_t n = write(fd, text + off, len - off);
+
+		if (n < 0 && errno != EINTR)
+			rc = -errno;
+		else if (n > 0)
+			off += n;
+	}
+	if (!rc && fsync(fd))
+		rc = -errno;
+	if (close(fd) && !rc)
+		rc = -errno;
+	if (!rc && rename(tmp, path))
+		rc = -errno;
+	if (rc) {
+		unlink(tmp);
+		return fail("cannot write %s: %s", path, strerror(-rc));
+	}
+	snprintf(dir, sizeof(dir), "%s", path);
+	dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	return 0;
 }
 
 int cmd_save(int argc, char **argv)
 {
 	struct json_object *root, *jr;
-	const char *path = NULL, *s;
-	char tmp[PATH_MAX];
-	FILE *f;
-	int n, i;
+	const char *path = NULL;
+	char *text;
+	int n, i, rc = 0;
 
 	if (argc > 2 || (argc == 2 && argv[1][0] == '-' && strcmp(argv[1], "-"))) {
 		if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
@@ -89,36 +148,30 @@ int cmd_save(int argc, char **argv)
 	root = json_object_new_object();
 	json_object_object_add(root, "version", json_object_new_int(1));
 	jr = json_object_new_array();
-	for (i = 0; i < n; i++)
-		json_object_array_add(jr, save_region(&regions[i]));
 	json_object_object_add(root, "regions", jr);
-	s = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
-					   JSON_C_TO_STRING_SPACED |
-					   JSON_C_TO_STRING_NOSLASHESCAPE);
-	if (!path) {
-		printf("%s\n", s);
+	for (i = 0; i < n && !rc; i++)
+		json_object_array_add(jr, save_region(&regions[i], &rc));
+	if (rc) {
 		json_object_put(root);
-		return 0;
+		return rc;
 	}
-	/* write to a temporary file and rename: never a half-written layout */
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "we");
-	if (!f) {
+	if (asprintf(&text, "%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
+					JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE)) < 0) {
 		json_object_put(root);
-		return fail("cannot write %s: %s", tmp, strerror(errno));
-	}
-	if (fprintf(f, "%s\n", s) < 0 || fclose(f) || rename(tmp, path)) {
-		unlink(tmp);
-		json_object_put(root);
-		return fail("cannot write %s: %s", path, strerror(errno));
+		return fail("out of memory");
 	}
 	json_object_put(root);
-	return 0;
+	if (path)
+		rc = write_atomic(path, text);
+	else
+		fputs(text, stdout);
+	free(text);
+	return rc;
 }
 
 /* ---- apply ------------------------------------------------------------------- */
 
-const char apply_usage[] = "p2pctl apply [--owners-only] FILE";
+const char apply_usage[] = "p2pctl apply [--owners-only [--device DEVICE]] FILE";
 
 static int owner_of(const struct layout_device *ld, struct owner_opts *o)
 {
@@ -132,22 +185,12 @@ static int owner_of(const struct layout_device *ld, struct owner_opts *o)
 	return 0;
 }
 
-static struct p2p_device *find_dev(int nd, int n)
-{
-	int i;
-
-	for (i = 0; i < nd; i++)
-		if (devs[i].n == n)
-			return &devs[i];
-	return NULL;
-}
-
-static const struct layout_device *find_ldev(const struct layout_region *lr, int n)
+static const struct layout_device *find_label(const struct layout_region *lr, const char *label)
 {
 	int i;
 
 	for (i = 0; i < lr->nr_devices; i++)
-		if (lr->devices[i].n == n)
+		if (label[0] && !strcmp(lr->devices[i].label, label))
 			return &lr->devices[i];
 	return NULL;
 }
@@ -206,134 +249,123 @@ static int resize(const char *name, uint64_t size)
 	return write_size(&d, size);
 }
 
-/*
- * Step 1: make every device name of the layout exist (zero-size), and leave
- * a seed that is not one of them, to serve as the filler in step 2.
- */
-static int make_names(struct p2p_region *r, const struct layout_region *lr)
+/* the region's current (zero-size) seed, planting one if needed */
+static int take_seed(struct p2p_region *r, char *name, size_t len)
 {
-	int guard, nd, i, rid, n;
-
-	for (guard = 0; guard < 2 * P2PCTL_MAX_DEVICES; guard++) {
-		bool missing = false;
-		char seed[32];
-
-		nd = devices_scan(r->id, devs, P2PCTL_MAX_DEVICES);
-		for (i = 0; i < lr->nr_devices; i++)
-			missing |= !find_dev(nd, lr->devices[i].n);
-		if (region_load(r->pci, r))
-			return fail("region of %s vanished", r->pci);
-		if (!missing && r->seed[0] && !parse_dev_name(r->seed, &rid, &n) &&
-		    !find_ldev(lr, n))
-			return 0;
-		if (!r->seed[0]) {
-			char p[PATH_MAX];
-
-			snprintf(p, sizeof(p), SYS_PCI "/%s/dax_region/create", r->pci);
-			if (sysfs_write(p, "1"))
-				return fail("region %d has no room to create devices", r->id);
-			continue;
-		}
-		/* sizing the seed plants the next one; then give the page back */
-		snprintf(seed, sizeof(seed), "%s", r->seed);
-		if (set_align(seed, 4096) || resize(seed, 4096) || resize(seed, 0))
-			return 1;
-	}
-	return fail("could not recreate the device names of %s", r->pci);
+	if (region_load(r->pci, r))
+		return fail("region of %s vanished", r->pci);
+	return region_seed(r, name, len);
 }
 
-/* Step 2: size every device, extent by extent, where the layout had it. */
+/* undo what place() made: shrink and delete the devices it sized */
+static void unplace(char made[][32], int nr_made)
+{
+	struct p2p_device d;
+
+	while (nr_made--)
+		if (!device_load(made[nr_made], &d))
+			destroy(&d);
+}
+
+/*
+ * Size every layout device, extent by extent, where the layout had it.  The
+ * kernel places growth first-fit, so a filler device takes every free byte
+ * below an extent's place first; each new device is the region's seed,
+ * labelled before it is sized.  On failure, what was made is undone.
+ */
 static int place(struct p2p_region *r, const struct layout_region *lr, int *moved)
 {
-	char filler[32];
-	int i, k, nd;
+	static char made[P2PCTL_MAX_DEVICES + 1][32];
+	char filler[32] = "", target[32];
+	int i, k, nd, nr_made = 0;
 
-	if (region_load(r->pci, r) || !r->seed[0])
-		return fail("region %d has no seed to use as a filler", r->id);
-	/*
-	 * The filler takes every free byte below an extent's place, so that
-	 * the kernel's first fit puts the extent exactly there.
-	 */
-	snprintf(filler, sizeof(filler), "%s", r->seed);
-	if (set_align(filler, 4096))
-		return 1;
 	for (i = 0; i < lr->nr_devices; i++) {
 		const struct layout_device *ld = &lr->devices[i];
 		uint64_t size = 0;
 
-		if (set_align(ld->name, ld->align))
-			return 1;
-		if (!ld->nr_extents && resize(ld->name, ld->size))
-			return 1;
-		for (k = 0; k < ld->nr_extents; k++) {
-			const struct layout_extent *e = &ld->extents[k];
-			uint64_t below;
+		target[0] = 0;
+		for (k = 0; k == 0 || k < ld->nr_extents; k++) {
+			const struct layout_extent *e = ld->nr_extents ? &ld->extents[k] : NULL;
+			uint64_t below = 0;
 
 			nd = devices_scan(r->id, devs, P2PCTL_MAX_DEVICES);
-			if (range_free(r, nd, e->offset, e->length)) {
-				below = free_below(r, nd, e->offset);
-				if (below && resize(filler, below))
-					return 1;
-			} else {
-				(*moved)++;
+			if (nd < 0) {
+				fail("cannot scan the devices of region %d: %s", r->id, why(nd));
+				goto undo;
 			}
-			size += e->length;
-			if (resize(ld->name, size))
-				return 1;
-			if (resize(filler, 0))
-				return 1;
+			if (e && range_free(r, nd, e->offset, e->length))
+				below = free_below(r, nd, e->offset);
+			else if (e)
+				(*moved)++;
+			if (below) {
+				if (!filler[0]) {
+					if (take_seed(r, filler, sizeof(filler)) || set_align(filler, 4096))
+						goto undo;
+					snprintf(made[nr_made++], 32, "%s", filler);
+				}
+				if (resize(filler, below))
+					goto undo;
+			}
+			if (!target[0]) {
+				if (take_seed(r, target, sizeof(target)))
+					goto undo;
+				if (write_label(target, ld->label) || set_align(target, ld->align))
+					goto undo_target;
+				snprintf(made[nr_made++], 32, "%s", target);
+			}
+			size += e ? e->length : ld->size;
+			if (resize(target, size))
+				goto undo;
+			if (below && resize(filler, 0))
+				goto undo;
 		}
 	}
-	/* the filler, if it stopped being the seed, goes like the other spares */
-	return 0;
-}
+	if (filler[0]) {
+		struct p2p_device d;
 
-/* Step 3: delete the zero-size devices the layout does not name. */
-static int drop_spares(struct p2p_region *r, const struct layout_region *lr)
-{
-	int nd, i;
-
-	if (region_load(r->pci, r))
-		return fail("region of %s vanished", r->pci);
-	nd = devices_scan(r->id, devs, P2PCTL_MAX_DEVICES);
-	for (i = 0; i < nd; i++) {
-		if (devs[i].size || !strcmp(devs[i].name, r->seed) ||
-		    find_ldev(lr, devs[i].n))
-			continue;
-		if (destroy(&devs[i]))
-			return 1;
+		if (device_load(filler, &d) || destroy(&d))
+			return fail("could not delete the filler device %s", filler);
 	}
 	return 0;
+
+undo_target:
+	write_label(target, "");
+undo:
+	unplace(made, nr_made);
+	return 1;
 }
 
-static int apply_owners(const struct layout_region *lr)
+/* owners and modes of the region's devices that carry a layout label */
+static int apply_owners(const struct layout_region *lr, const char *only)
 {
 	struct owner_opts o;
-	char node[64];
-	int i;
+	struct p2p_device d;
+	int i, rc;
 
 	for (i = 0; i < lr->nr_devices; i++) {
-		snprintf(node, sizeof(node), "/dev/%s", lr->devices[i].name);
-		if (access(node, F_OK))
+		const struct layout_device *ld = &lr->devices[i];
+
+		if (!ld->label[0])
 			continue;
-		if (owner_of(&lr->devices[i], &o) || apply_owner(lr->devices[i].name, &o))
+		rc = device_by_label(ld->label, &d);
+		if (rc == -ENOENT)
+			continue;
+		if (rc)
+			return fail("cannot scan devices: %s", why(rc));
+		if (only && strcmp(only, d.name))
+			continue;
+		if (owner_of(ld, &o) || apply_owner(d.name, &o))
 			return 1;
 	}
 	return 0;
 }
 
-static int apply_region(const struct layout_region *lr, bool owners_only)
+static int apply_region(const struct layout_region *lr)
 {
 	struct p2p_region r;
 	int nd, i, moved = 0, sized = 0, same = 0;
-	char drv[64];
+	struct p2p_device d;
 
-	pci_driver(lr->pci, drv, sizeof(drv));
-	if (owners_only) {
-		if (strcmp(drv, "iopmem"))
-			return 0;
-		return apply_owners(lr);
-	}
 	if (do_bind(lr->pci, lr->bar, lr->cache, true))
 		return 1;
 	if (region_load(lr->pci, &r))
@@ -341,68 +373,98 @@ static int apply_region(const struct layout_region *lr, bool owners_only)
 	if (r.size != lr->size && lr->size)
 		return fail("%s: region is %" PRIu64 " bytes, the layout wants %" PRIu64,
 			    lr->pci, r.size, lr->size);
-	for (i = 0; i < lr->nr_devices; i++) {
-		if (lr->devices[i].n >= P2PCTL_MAX_DEVICES)
-			return fail("%s: device number too large", lr->devices[i].name);
-		/* names follow the region's id */
-		snprintf(((struct layout_device *)&lr->devices[i])->name,
-			 sizeof(lr->devices[i].name), "p2pdax%d.%d", r.id, lr->devices[i].n);
-	}
 
 	/* already there? (apply is idempotent) */
 	nd = devices_scan(r.id, devs, P2PCTL_MAX_DEVICES);
+	if (nd < 0)
+		return fail("cannot scan the devices of region %d: %s", r.id, why(nd));
 	for (i = 0; i < nd; i++) {
-		const struct layout_device *ld = find_ldev(lr, devs[i].n);
+		const struct layout_device *ld = find_label(lr, devs[i].label);
 
 		if (!devs[i].size)
 			continue;
 		sized++;
 		if (!ld)
-			return fail("%s: %s is not in the layout; destroy it first", lr->pci, devs[i].name);
+			return fail("%s: %s%s%s%s is not in the layout; destroy it first", lr->pci,
+				    devs[i].name, devs[i].label[0] ? " (label " : "",
+				    devs[i].label, devs[i].label[0] ? ")" : "");
 		if (ld->size != devs[i].size || ld->align != devs[i].align)
-			return fail("%s: %s differs from the layout (size %" PRIu64 " align %" PRIu64
+			return fail("%s: %s (label %s) differs from the layout (size %" PRIu64 " align %" PRIu64
 				    ", want %" PRIu64 " align %" PRIu64 "); destroy it first",
-				    lr->pci, devs[i].name, devs[i].size, devs[i].align,
+				    lr->pci, devs[i].name, ld->label, devs[i].size, devs[i].align,
 				    ld->size, ld->align);
 		same++;
 	}
 	if (sized && same != lr->nr_devices)
 		return fail("%s: the region holds part of the layout; destroy its devices first", lr->pci);
 	if (!sized) {
-		if (make_names(&r, lr) || place(&r, lr, &moved) || drop_spares(&r, lr))
+		/* a layout label on a device of another card is ambiguous */
+		for (i = 0; i < lr->nr_devices; i++)
+			if (!device_by_label(lr->devices[i].label, &d))
+				return fail("label \"%s\" is already on %s (region %d); destroy it or remove its label first",
+					    lr->devices[i].label, d.name, d.region);
+		if (place(&r, lr, &moved))
 			return 1;
 		if (moved)
 			fprintf(stderr, "p2pctl apply: %s: %d extents could not go back to their place\n",
 				lr->pci, moved);
 	}
-	return apply_owners(lr);
+	return apply_owners(lr, NULL);
 }
 
 int cmd_apply(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "owners-only", no_argument, NULL, 'O' },
+		{ "device", required_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	const char *dspec = NULL;
 	bool owners_only = false;
+	char only[32];
 	struct layout l;
 	char err[256];
-	int c, i, rc = 0;
+	int c, i, j, rc = 0;
 
-	while ((c = getopt_long(argc, argv, "Oh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "Od:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'O': owners_only = true; break;
+		case 'd': dspec = optarg; break;
 		case 'h': printf("usage: %s\n", apply_usage); return 0;
 		default: return usage_error(apply_usage, "bad option");
 		}
 	}
 	if (optind + 1 != argc)
 		return usage_error(apply_usage, "one FILE expected");
+	if (dspec && !owners_only)
+		return usage_error(apply_usage, "--device goes with --owners-only");
+	if (dspec && parse_dev_arg(dspec, only, sizeof(only)))
+		return fail("'%s' is not a device (p2pdaxR.N, /dev/p2pdaxR.N or R.N)", dspec);
 	if (layout_load(argv[optind], &l, err, sizeof(err)))
 		return fail("%s", err);
-	for (i = 0; i < l.nr_regions; i++)
-		rc |= apply_region(&l.regions[i], owners_only);
+	if (!owners_only) {
+		/* refuse before changing anything */
+		for (i = 0; i < l.nr_regions; i++)
+			for (j = 0; j < l.regions[i].nr_devices; j++)
+				if (!l.regions[i].devices[j].label[0]) {
+					rc = fail("%s: %s has no label; apply matches devices by label, never by number (p2pctl set-label, then save)",
+						  argv[optind], l.regions[i].devices[j].name);
+					goto out;
+				}
+	}
+	for (i = 0; i < l.nr_regions; i++) {
+		if (owners_only) {
+			char drv[64];
+
+			pci_driver(l.regions[i].pci, drv, sizeof(drv));
+			if (!strcmp(drv, "iopmem"))
+				rc |= apply_owners(&l.regions[i], dspec ? only : NULL);
+		} else {
+			rc |= apply_region(&l.regions[i]);
+		}
+	}
+out:
 	layout_free(&l);
 	return rc;
 }

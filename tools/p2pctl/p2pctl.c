@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -127,6 +128,8 @@ struct json_object *device_json(const struct p2p_device *d, bool extents)
 	int i;
 
 	jadd(o, "chardev", json_object_new_string(d->name));
+	if (d->label[0])
+		jadd(o, "label", json_object_new_string(d->label));
 	jadd(o, "size", jsize(d->size));
 	jadd(o, "align", jsize(d->align));
 	jadd(o, "owner", json_object_new_string(user_name(d->uid, buf, sizeof(buf))));
@@ -171,6 +174,7 @@ static int print_device(const char *name)
 #define OPT_GROUP	{ "group", required_argument, NULL, 'g' }
 #define OPT_MODE	{ "mode", required_argument, NULL, 'm' }
 #define OPT_HUMAN	{ "human", no_argument, NULL, 'u' }
+#define OPT_LABEL	{ "label", required_argument, NULL, 'l' }
 #define OPT_HELP	{ "help", no_argument, NULL, 'h' }
 #define OPT_END		{ NULL, 0, NULL, 0 }
 
@@ -296,6 +300,41 @@ int write_size(const struct p2p_device *d, uint64_t size)
 	default:
 		return fail("cannot size %s: %s", d->name, why(rc));
 	}
+}
+
+/* set (or with "" clear) a device's label, the errno explained */
+int write_label(const char *name, const char *label)
+{
+	char p[PATH_MAX];
+	int rc;
+
+	snprintf(p, sizeof(p), SYS_P2PDAX "/%s/label", name);
+	rc = sysfs_write(p, label[0] ? label : "\n");
+	switch (-rc) {
+	case 0:
+		return 0;
+	case EEXIST:
+		return fail("label \"%s\" is already taken by another device", label);
+	case EINVAL:
+		return fail("the kernel refused label \"%s\"", label);
+	case ENOENT:
+		return fail("%s has no label attribute (is dax_core up to date?)", name);
+	case ENXIO:
+	case ENODEV:
+		return fail("%s was deleted", name);
+	default:
+		return fail("cannot label %s: %s", name, why(rc));
+	}
+}
+
+/* a LABEL argument, or a message saying what is wrong with it */
+static int label_arg(const char *label)
+{
+	const char *problem;
+
+	if (check_label(label, &problem))
+		return fail("bad label '%s': %s", label, problem);
+	return 0;
 }
 
 /* why region_find() failed, for the user */
@@ -583,7 +622,7 @@ static int cmd_unbind(int argc, char **argv)
 /* ---- devices ------------------------------------------------------------------------- */
 
 /* the region's seed, planting one if needed */
-static int region_seed(struct p2p_region *r, char *seed, size_t len)
+int region_seed(struct p2p_region *r, char *seed, size_t len)
 {
 	char p[PATH_MAX];
 	int rc;
@@ -604,27 +643,33 @@ static int region_seed(struct p2p_region *r, char *seed, size_t len)
 }
 
 static const char create_usage[] =
-	"p2pctl create-device -r REGION -s SIZE|all [-a ALIGN] [--owner USER] [--group GROUP] [--mode MODE]";
+	"p2pctl create-device -r REGION -s SIZE|all [-a ALIGN] [-l LABEL] [--owner USER] [--group GROUP] [--mode MODE]";
 
+/*
+ * Size the region's seed into a new device.  Under the p2pctl lock (main()),
+ * with every step undone if a later one fails: label (checked first, so a
+ * taken label changes nothing), align, size, owner.
+ */
 static int cmd_create(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		OPT_REGION, OPT_SIZE, OPT_ALIGN, OPT_OWNER, OPT_GROUP, OPT_MODE,
-		OPT_HUMAN, OPT_HELP, OPT_END,
+		OPT_REGION, OPT_SIZE, OPT_ALIGN, OPT_LABEL, OPT_OWNER, OPT_GROUP,
+		OPT_MODE, OPT_HUMAN, OPT_HELP, OPT_END,
 	};
-	const char *rspec = NULL, *sspec = NULL, *aspec = NULL;
+	const char *rspec = NULL, *sspec = NULL, *aspec = NULL, *label = NULL;
 	struct owner_opts own = { 0 };
 	char seed[32], p[PATH_MAX];
 	uint64_t size, align = 0, old_align;
 	struct p2p_region r;
-	struct p2p_device d;
+	struct p2p_device d, other;
 	int c, rc;
 
-	while ((c = getopt_long(argc, argv, "r:s:a:o:g:m:uh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "r:s:a:l:o:g:m:uh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'r': rspec = optarg; break;
 		case 's': sspec = optarg; break;
 		case 'a': aspec = optarg; break;
+		case 'l': label = optarg; break;
 		case 'u': human = true; break;
 		case 'o': case 'g': case 'm':
 			if (parse_owner_opt(c, optarg, &own))
@@ -646,45 +691,102 @@ static int cmd_create(int argc, char **argv)
 		return fail("size must not be 0");
 	if (aspec && parse_align(aspec, &align))
 		return fail("bad align '%s' (4K, 2M or 1G)", aspec);
+	if (label && label_arg(label))
+		return 1;
 	rc = region_find(rspec, &r);
 	if (rc)
 		return region_fail(rspec, rc);
 	if (align > r.align)
 		return fail("align %" PRIu64 " is larger than region %d allows (%" PRIu64 ")", align, r.id, r.align);
+	if (label) {
+		rc = device_by_label(label, &other);
+		if (!rc)
+			return fail("label \"%s\" is already taken by %s", label, other.name);
+		if (rc != -ENOENT)
+			return fail("cannot scan devices: %s", why(rc));
+	}
 	if (region_seed(&r, seed, sizeof(seed)))
 		return 1;
 	rc = device_load(seed, &d);
 	if (rc)
 		return fail("cannot read %s: %s", seed, why(rc));
+	/* the seed is idle: nobody (no other p2pctl, thanks to the lock) sized it */
+	if (d.size)
+		return fail("%s, the seed of region %d, is no longer empty; try again", seed, r.id);
 	old_align = d.align;
+	if (label && write_label(seed, label))
+		return 1;
 	if (align && align != d.align) {
 		snprintf(p, sizeof(p), SYS_P2PDAX "/%s/align", seed);
 		rc = sysfs_writef(p, "%" PRIu64, align);
-		if (rc)
-			return fail("cannot set the align of %s: %s", seed, why(rc));
+		if (rc) {
+			rc = fail("cannot set the align of %s: %s", seed, why(rc));
+			goto undo_label;
+		}
 		d.align = align;
 	}
 	if (size == SIZE_ALL) {
 		size = r.avail / d.align * d.align;
 		if (!size) {
 			rc = fail("region %d has no free space at align %" PRIu64, r.id, d.align);
-			goto restore_align;
+			goto undo_align;
 		}
 	}
 	if (write_size(&d, size)) {
 		rc = 1;
-		goto restore_align;
+		goto undo_align;
 	}
-	if (apply_owner(seed, &own))
-		return 1;
+	if (apply_owner(seed, &own)) {
+		rc = 1;
+		goto undo_size;
+	}
 	return print_device(seed);
 
-restore_align:
+undo_size:
+	/* it was sized: now an empty non-seed device, which goes */
+	d.size = size;
+	destroy(&d);
+	return rc;
+undo_align:
 	if (d.align != old_align) {
 		snprintf(p, sizeof(p), SYS_P2PDAX "/%s/align", seed);
 		sysfs_writef(p, "%" PRIu64, old_align);
 	}
+undo_label:
+	if (label)
+		write_label(seed, "");
 	return rc;
+}
+
+static const char label_usage[] = "p2pctl set-label DEVICE LABEL|\"\"";
+
+static int cmd_set_label(int argc, char **argv)
+{
+	struct p2p_device d, other;
+	const char *label;
+	int rc;
+
+	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+		printf("usage: %s\n", label_usage);
+		return 0;
+	}
+	if (argc != 3)
+		return usage_error(label_usage, "DEVICE and LABEL expected (\"\" removes the label)");
+	label = argv[2];
+	if (label[0] && label_arg(label))
+		return 1;
+	if (load_device_arg(argv[1], &d))
+		return 1;
+	if (label[0]) {
+		rc = device_by_label(label, &other);
+		if (!rc && strcmp(other.name, d.name))
+			return fail("label \"%s\" is already taken by %s", label, other.name);
+		if (rc && rc != -ENOENT)
+			return fail("cannot scan devices: %s", why(rc));
+	}
+	if (write_label(d.name, label))
+		return 1;
+	return print_device(d.name);
 }
 
 static const char resize_usage[] = "p2pctl resize-device DEVICE -s SIZE|all";
@@ -804,19 +906,44 @@ struct command {
 	int (*fn)(int argc, char **argv);
 	const char *usage;
 	const char *help;
+	int lock;	/* LOCK_EX for changes, LOCK_SH for save, 0 for list */
 };
 
 static const struct command commands[] = {
-	{ "list", cmd_list, list_usage, "show regions and devices as JSON (-D devices, -M extents, -i idle, -u human units)" },
-	{ "bind", cmd_bind, bind_usage, "bind a PCI card to iopmem" },
-	{ "unbind", cmd_unbind, unbind_usage, "unbind a card (waits for pinned pages)" },
-	{ "create-device", cmd_create, create_usage, "carve a new device (prints it as JSON)" },
-	{ "resize-device", cmd_resize, resize_usage, "grow or shrink a device" },
-	{ "destroy-device", cmd_destroy, destroy_usage, "shrink a device to 0 and delete it" },
-	{ "set-owner", cmd_set_owner, owner_usage, "set a device node's owner, group and mode" },
-	{ "save", cmd_save, save_usage, "write the whole layout as JSON (stdout by default)" },
-	{ "apply", cmd_apply, apply_usage, "recreate a saved layout (idempotent)" },
+	{ "list", cmd_list, list_usage, "show regions and devices as JSON (-D devices, -M extents, -i idle, -u human units)", 0 },
+	{ "bind", cmd_bind, bind_usage, "bind a PCI card to iopmem", LOCK_EX },
+	{ "unbind", cmd_unbind, unbind_usage, "unbind a card (waits for pinned pages)", LOCK_EX },
+	{ "create-device", cmd_create, create_usage, "carve a new device (prints it as JSON)", LOCK_EX },
+	{ "resize-device", cmd_resize, resize_usage, "grow or shrink a device", LOCK_EX },
+	{ "destroy-device", cmd_destroy, destroy_usage, "shrink a device to 0 and delete it", LOCK_EX },
+	{ "set-owner", cmd_set_owner, owner_usage, "set a device node's owner, group and mode", LOCK_EX },
+	{ "set-label", cmd_set_label, label_usage, "name a device for layouts and /dev/p2pdax/by-label/ (\"\" removes)", LOCK_EX },
+	{ "save", cmd_save, save_usage, "write the whole layout as JSON (stdout by default)", LOCK_SH },
+	{ "apply", cmd_apply, apply_usage, "recreate a saved layout (idempotent)", LOCK_EX },
 };
+
+/*
+ * Every change runs under one lock, so that two p2pctl never size the same
+ * seed or undo each other's work; it is held until p2pctl exits.
+ */
+#define P2PCTL_LOCK_FILE "/run/p2pctl.lock"
+
+static int take_lock(int how)
+{
+	int fd = open(P2PCTL_LOCK_FILE, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+	if (fd < 0)
+		return fail("cannot open the lock %s: %s", P2PCTL_LOCK_FILE, why(-errno));
+	if (!flock(fd, how | LOCK_NB))
+		return 0;
+	if (errno == EWOULDBLOCK) {
+		fprintf(stderr, "p2pctl %s: waiting for another p2pctl (%s)\n",
+			cmd_name, P2PCTL_LOCK_FILE);
+		if (!flock(fd, how))
+			return 0;
+	}
+	return fail("cannot lock %s: %s", P2PCTL_LOCK_FILE, why(-errno));
+}
 
 static void help(FILE *f)
 {
@@ -853,7 +980,12 @@ int main(int argc, char **argv)
 	}
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (!strcmp(argv[1], commands[i].name)) {
+			bool just_help = argc == 3 && (!strcmp(argv[2], "-h") ||
+						       !strcmp(argv[2], "--help"));
+
 			cmd_name = commands[i].name;
+			if (commands[i].lock && !just_help && take_lock(commands[i].lock))
+				return 1;
 			return commands[i].fn(argc - 1, argv + 1);
 		}
 	}

@@ -42,6 +42,8 @@ int pci_driver(const char *pci, char *drv, size_t len);
 int do_bind(const char *pci, int bar, const char *cache, bool quiet);
 int write_size(const struct p2p_device *d, uint64_t size);
 int destroy(const struct p2p_device *d);
+int write_label(const char *name, const char *label);
+int region_seed(struct p2p_region *r, char *seed, size_t len);
 
 extern const char save_usage[], apply_usage[];
 int cmd_save(int argc, char **argv);

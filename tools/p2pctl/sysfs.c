@@ -212,6 +212,10 @@ int device_load(const char *name, struct p2p_device *d)
 	snprintf(p, sizeof(p), "%s/region", base);
 	if (!sysfs_read_u64(p, &v))
 		d->region = (int)v;
+	snprintf(p, sizeof(p), "%s/label", base);
+	rc = sysfs_read(p, d->label, sizeof(d->label));
+	if (rc && rc != -ENOENT)
+		return rc;
 	snprintf(p, sizeof(p), "/dev/%s", name);
 	if (!stat(p, &st)) {
 		d->uid = st.st_uid;
@@ -248,7 +252,7 @@ int devices_scan(int id, struct p2p_device *out, int max)
 {
 	DIR *dir = opendir(SYS_P2PDAX);
 	struct dirent *de;
-	int n = 0, r, k;
+	int n = 0, r, k, rc = 0;
 
 	if (!dir)
 		return errno == ENOENT ? 0 : -errno;
@@ -257,10 +261,31 @@ int devices_scan(int id, struct p2p_device *out, int max)
 			continue;
 		if (id >= 0 && r != id)
 			continue;
-		if (!device_load(de->d_name, &out[n]))
+		rc = device_load(de->d_name, &out[n]);
+		if (!rc)
 			n++;
+		else if (rc != -ENOENT)
+			break;
 	}
 	closedir(dir);
+	if (rc && rc != -ENOENT)
+		return rc;
 	qsort(out, n, sizeof(*out), cmp_device);
 	return n;
+}
+
+int device_by_label(const char *label, struct p2p_device *d)
+{
+	static struct p2p_device all[P2PCTL_MAX_DEVICES];
+	int n = devices_scan(-1, all, P2PCTL_MAX_DEVICES), i;
+
+	if (n < 0)
+		return n;
+	for (i = 0; i < n; i++) {
+		if (all[i].label[0] && !strcmp(all[i].label, label)) {
+			*d = all[i];
+			return 0;
+		}
+	}
+	return -ENOENT;
 }

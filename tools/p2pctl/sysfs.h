@@ -24,6 +24,7 @@ struct p2p_region {
 
 struct p2p_device {
 	char name[32];
+	char label[P2PCTL_LABEL_MAX + 1];	/* "" if none */
 	int region, n;
 	uint64_t size, align;
 	uid_t uid;
@@ -48,8 +49,13 @@ int regions_scan(struct p2p_region *out, int max);
 /* a region by id ("0") or PCI address; 0, -ENOENT or -EINVAL */
 int region_find(const char *spec, struct p2p_region *r);
 int region_load(const char *pci, struct p2p_region *r);
-/* devices of region @id (all regions for -1), sorted by number */
+/*
+ * Devices of region @id (all regions for -1), sorted by number; the count,
+ * or -errno if one could not be read (a device deleted meanwhile is left out).
+ */
 int devices_scan(int id, struct p2p_device *out, int max);
 int device_load(const char *name, struct p2p_device *d);
+/* the device (of any region) whose label is @label: 0, -ENOENT or -errno */
+int device_by_label(const char *label, struct p2p_device *d);
 
 #endif

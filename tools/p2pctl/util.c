@@ -195,6 +195,31 @@ int parse_dev_arg(const char *s, char *name, size_t len)
 	return 0;
 }
 
+int check_label(const char *s, const char **why)
+{
+	const char *p;
+
+	if (!s || !*s) {
+		*why = "empty";
+		return -EINVAL;
+	}
+	if (strlen(s) > P2PCTL_LABEL_MAX) {
+		*why = "longer than 63 characters";
+		return -EINVAL;
+	}
+	if (!isalnum((unsigned char)*s)) {
+		*why = "must start with a letter or a digit";
+		return -EINVAL;
+	}
+	for (p = s; *p; p++) {
+		if (!isalnum((unsigned char)*p) && !strchr("._-", *p)) {
+			*why = "only letters, digits, '.', '_' and '-' are allowed";
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 const char *fmt_human(uint64_t bytes, char *buf, size_t len)
 {
 	static const char * const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
@@ -264,15 +289,24 @@ static int layout_device(struct json_object *jd, struct layout_device *d,
 			 const char *where, char *err, size_t errlen)
 {
 	struct json_object *v, *jx;
-	int region, i;
+	int region, n, i;
 	uint64_t covered = 0;
 
 	memset(d, 0, sizeof(*d));
 	d->mode = 0600;
 	v = get(jd, "name", json_type_string);
-	if (!v || parse_dev_name(json_object_get_string(v), &region, &d->n))
+	if (!v || parse_dev_name(json_object_get_string(v), &region, &n))
 		return lerr(err, errlen, "%s: \"name\" must be a device name like p2pdax0.1", where);
 	snprintf(d->name, sizeof(d->name), "%s", json_object_get_string(v));
+	if (json_object_object_get_ex(jd, "label", &v)) {
+		const char *why;
+
+		if (!json_object_is_type(v, json_type_string) ||
+		    check_label(json_object_get_string(v), &why))
+			return lerr(err, errlen, "%s: bad \"label\" (%s)", d->name,
+				    json_object_is_type(v, json_type_string) ? why : "not a string");
+		snprintf(d->label, sizeof(d->label), "%s", json_object_get_string(v));
+	}
 	if (get_u64(jd, "size", &d->size))
 		return lerr(err, errlen, "%s: \"size\" missing or not a size", d->name);
 	if (get_u64(jd, "align", &d->align) ||
@@ -381,12 +415,32 @@ int layout_from_json(struct json_object *root, struct layout *l, char *err,
 			if (rc)
 				return rc;
 			for (k = 0; k < j; k++)
-				if (r->devices[k].n == r->devices[j].n)
-					return lerr(err, errlen, "%s: device number %d appears twice",
-						    r->pci, r->devices[j].n);
+				if (!strcmp(r->devices[k].name, r->devices[j].name))
+					return lerr(err, errlen, "%s: device %s appears twice",
+						    r->pci, r->devices[j].name);
+			if (r->devices[j].label[0] &&
+			    layout_find_label(l, r->devices[j].label, &r->devices[j]))
+				return lerr(err, errlen, "label \"%s\" appears twice (labels name one device)",
+					    r->devices[j].label);
 		}
 	}
 	return 0;
+}
+
+const struct layout_device *layout_find_label(const struct layout *l, const char *label,
+					     const struct layout_device *skip)
+{
+	int i, j;
+
+	for (i = 0; i < l->nr_regions; i++) {
+		const struct layout_region *r = &l->regions[i];
+
+		for (j = 0; j < r->nr_devices && r->devices; j++)
+			if (&r->devices[j] != skip && r->devices[j].label[0] &&
+			    !strcmp(r->devices[j].label, label))
+				return &r->devices[j];
+	}
+	return NULL;
 }
 
 int layout_load(const char *path, struct layout *l, char *err, size_t errlen)

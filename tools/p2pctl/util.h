@@ -38,6 +38,11 @@ int parse_dev_name(const char *s, int *region, int *n);
  */
 int parse_dev_arg(const char *s, char *name, size_t len);
 
+/* Device labels: 1-63 of [A-Za-z0-9._-], starting with a letter or digit. */
+#define P2PCTL_LABEL_MAX	63
+/* 0 if @s is a valid label, else -EINVAL with *why saying what is wrong */
+int check_label(const char *s, const char **why);
+
 /* "256.00 MiB" */
 const char *fmt_human(uint64_t bytes, char *buf, size_t len);
 
@@ -49,8 +54,8 @@ struct layout_extent {
 };
 
 struct layout_device {
-	char name[32];
-	int n;			/* the N of p2pdaxR.N */
+	char name[32];		/* as saved; devices are matched by label */
+	char label[P2PCTL_LABEL_MAX + 1];	/* "" if the layout has none */
 	uint64_t size;
 	uint64_t align;
 	char owner[64];
@@ -80,6 +85,9 @@ struct layout {
  */
 int layout_from_json(struct json_object *root, struct layout *l, char *err,
 		     size_t errlen);
+/* the layout's device with @label, other than @skip, or NULL */
+const struct layout_device *layout_find_label(const struct layout *l, const char *label,
+					     const struct layout_device *skip);
 int layout_load(const char *path, struct layout *l, char *err, size_t errlen);
 void layout_free(struct layout *l);
 

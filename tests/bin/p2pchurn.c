@@ -1,0 +1,305 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * p2pchurn: tenants touch memory that is being revoked and re-granted.
+ *
+ *   p2pchurn REGION_DIR SECONDS TENANTS
+ *
+ * REGION_DIR is a card's .../dax_region.  For each of TENANTS tenants
+ * (1..8), a device is carved from the region's seed, and two threads run
+ * for SECONDS:
+ *
+ *   - the resizer grows and shrinks the device by random amounts (at 4 KiB
+ *     or 2 MiB alignment, so extents interleave with the other tenants'),
+ *     and now and then shrinks it to 0, deletes it and carves a new one;
+ *   - the toucher maps whatever the device is now and, page by page, reads
+ *     a word and writes its own: every word it reads must be zero or its
+ *     own (tenant id and device offset), never another tenant's.  A SIGBUS
+ *     (its range was revoked under it) makes it map again.
+ *
+ * So the revocation paths (shrink, delete) race with faults and accesses,
+ * and every byte a tenant can see is checked.  Prints one line per tenant
+ * and "violations: N"; exits 1 if N > 0 or nothing was touched.  The
+ * devices it made are deleted at the end.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_TENANTS	8
+#define STEP_4K		4096ULL
+#define STEP_2M		(2ULL << 20)
+
+struct tenant {
+	int id;
+	uint64_t align;
+	char name[32];			/* p2pdaxR.N, under the seed lock */
+	_Atomic int generation;		/* bumped when the device changes */
+	pthread_mutex_t name_lock;	/* protects name */
+	_Atomic uint64_t pages, sigbus, violations, resizes, recreates;
+};
+
+static const char *region_dir;
+static struct tenant tenants[MAX_TENANTS];
+static int nr_tenants;
+static _Atomic int stop;
+/* taking the seed and sizing it is one step: no two tenants share a device */
+static pthread_mutex_t seed_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static __thread sigjmp_buf touch_env;
+
+static void on_sigbus(int sig)
+{
+	(void)sig;
+	siglongjmp(touch_env, 1);
+}
+
+static int sysfs_write(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY), rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, strlen(val)) < 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+static int sysfs_read(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n <= 0)
+		return -EIO;
+	buf[n] = 0;
+	buf[strcspn(buf, "\n")] = 0;
+	return 0;
+}
+
+static int dev_write(const char *name, const char *attr, uint64_t v)
+{
+	char p[256], val[32];
+
+	snprintf(p, sizeof(p), "/sys/class/p2pdax/%s/%s", name, attr);
+	snprintf(val, sizeof(val), "%" PRIu64, v);
+	return sysfs_write(p, val);
+}
+
+static uint64_t dev_size(const char *name)
+{
+	char p[256], buf[32];
+
+	snprintf(p, sizeof(p), "/sys/class/p2pdax/%s/size", name);
+	return sysfs_read(p, buf, sizeof(buf)) ? 0 : strtoull(buf, NULL, 0);
+}
+
+/* carve a device for @t from the seed: 0 or -errno */
+static int carve(struct tenant *t, uint64_t size)
+{
+	char p[256], seed[32];
+	int rc;
+
+	pthread_mutex_lock(&seed_lock);
+	snprintf(p, sizeof(p), "%s/seed", region_dir);
+	rc = sysfs_read(p, seed, sizeof(seed));
+	if (!rc && !seed[0]) {
+		snprintf(p, sizeof(p), "%s/create", region_dir);
+		rc = sysfs_write(p, "1");
+		if (!rc) {
+			snprintf(p, sizeof(p), "%s/seed", region_dir);
+			rc = sysfs_read(p, seed, sizeof(seed));
+		}
+	}
+	if (!rc && !seed[0])
+		rc = -ENOSPC;
+	if (!rc)
+		rc = dev_write(seed, "align", t->align);
+	if (!rc)
+		rc = dev_write(seed, "size", size);
+	if (!rc) {
+		pthread_mutex_lock(&t->name_lock);
+		snprintf(t->name, sizeof(t->name), "%s", seed);
+		pthread_mutex_unlock(&t->name_lock);
+		atomic_fetch_add(&t->generation, 1);
+	}
+	pthread_mutex_unlock(&seed_lock);
+	return rc;
+}
+
+static void destroy(struct tenant *t)
+{
+	char p[256], name[32];
+
+	pthread_mutex_lock(&t->name_lock);
+	snprintf(name, sizeof(name), "%s", t->name);
+	t->name[0] = 0;
+	pthread_mutex_unlock(&t->name_lock);
+	atomic_fetch_add(&t->generation, 1);
+	if (!name[0])
+		return;
+	dev_write(name, "size", 0);
+	snprintf(p, sizeof(p), "%s/delete", region_dir);
+	sysfs_write(p, name);
+}
+
+static uint64_t word_of(int tenant, uint64_t devoff)
+{
+	return ((uint64_t)(0xa0 | tenant) << 56) | devoff;
+}
+
+static void *resizer(void *arg)
+{
+	struct tenant *t = arg;
+	unsigned int seedp = 0x1234567u * (t->id + 1);
+	char name[32];
+
+	while (!atomic_load(&stop)) {
+		int r = rand_r(&seedp) % 16;
+		uint64_t size;
+
+		pthread_mutex_lock(&t->name_lock);
+		snprintf(name, sizeof(name), "%s", t->name);
+		pthread_mutex_unlock(&t->name_lock);
+		if (!name[0] || r == 0) {
+			destroy(t);
+			if (!carve(t, t->align * (1 + rand_r(&seedp) % 8)))
+				atomic_fetch_add(&t->recreates, 1);
+			continue;
+		}
+		size = t->align * (1 + rand_r(&seedp) % (t->align == STEP_2M ? 16 : 2048));
+		if (!dev_write(name, "size", size))
+			atomic_fetch_add(&t->resizes, 1);
+		usleep(rand_r(&seedp) % 5000);
+	}
+	return NULL;
+}
+
+static void *toucher(void *arg)
+{
+	struct tenant *t = arg;
+	/* volatile: they live across siglongjmp() */
+	volatile uint64_t *volatile p = NULL;
+	volatile uint64_t size = 0;
+	volatile int fd = -1;
+	char path[64], name[32];
+	struct sigaction sa;
+	uint64_t off;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_sigbus;
+	sa.sa_flags = SA_NODEFER;
+	sigaction(SIGBUS, &sa, NULL);
+
+	while (!atomic_load(&stop)) {
+		if (p)
+			munmap((void *)p, size);
+		if (fd >= 0)
+			close(fd);
+		p = NULL;
+		fd = -1;
+		pthread_mutex_lock(&t->name_lock);
+		snprintf(name, sizeof(name), "%s", t->name);
+		pthread_mutex_unlock(&t->name_lock);
+		size = name[0] ? dev_size(name) : 0;
+		snprintf(path, sizeof(path), "/dev/%s", name);
+		if (!size || (fd = open(path, O_RDWR)) < 0) {
+			usleep(1000);
+			continue;
+		}
+		{
+			void *m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+			if (m == MAP_FAILED)
+				continue;
+			p = m;
+		}
+		if (sigsetjmp(touch_env, 1)) {
+			atomic_fetch_add(&t->sigbus, 1);
+			continue;
+		}
+		for (off = 0; off < size && !atomic_load(&stop); off += 4096) {
+			uint64_t got = p[off / 8];
+
+			if (got && got != word_of(t->id, off)) {
+				if (atomic_fetch_add(&t->violations, 1) < 5)
+					fprintf(stderr, "tenant %d: %s offset %#" PRIx64 " holds %#" PRIx64 "\n",
+						t->id, name, off, got);
+			}
+			p[off / 8] = word_of(t->id, off);
+			atomic_fetch_add(&t->pages, 1);
+		}
+	}
+	if (p)
+		munmap((void *)p, size);
+	if (fd >= 0)
+		close(fd);
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	pthread_t threads[2 * MAX_TENANTS];
+	uint64_t violations = 0, pages = 0;
+	int seconds, i;
+
+	if (argc != 4) {
+		fprintf(stderr, "usage: p2pchurn REGION_DIR SECONDS TENANTS\n");
+		return 2;
+	}
+	region_dir = argv[1];
+	seconds = atoi(argv[2]);
+	nr_tenants = atoi(argv[3]);
+	if (seconds < 1 || nr_tenants < 1 || nr_tenants > MAX_TENANTS) {
+		fprintf(stderr, "p2pchurn: 1-8 tenants, at least 1 second\n");
+		return 2;
+	}
+	for (i = 0; i < nr_tenants; i++) {
+		struct tenant *t = &tenants[i];
+
+		t->id = i;
+		t->align = i % 2 ? STEP_2M : STEP_4K;
+		pthread_mutex_init(&t->name_lock, NULL);
+		if (carve(t, t->align * 4)) {
+			fprintf(stderr, "p2pchurn: cannot carve a device for tenant %d\n", i);
+			return 1;
+		}
+	}
+	for (i = 0; i < nr_tenants; i++) {
+		pthread_create(&threads[2 * i], NULL, resizer, &tenants[i]);
+		pthread_create(&threads[2 * i + 1], NULL, toucher, &tenants[i]);
+	}
+	sleep(seconds);
+	atomic_store(&stop, 1);
+	for (i = 0; i < 2 * nr_tenants; i++)
+		pthread_join(threads[i], NULL);
+	for (i = 0; i < nr_tenants; i++) {
+		struct tenant *t = &tenants[i];
+
+		printf("tenant %d (align %" PRIu64 "): %" PRIu64 " pages touched, %" PRIu64
+		       " SIGBUS, %" PRIu64 " resizes, %" PRIu64 " re-carves, %" PRIu64 " violations\n",
+		       t->id, t->align, atomic_load(&t->pages), atomic_load(&t->sigbus),
+		       atomic_load(&t->resizes), atomic_load(&t->recreates),
+		       atomic_load(&t->violations));
+		violations += atomic_load(&t->violations);
+		pages += atomic_load(&t->pages);
+		destroy(t);
+	}
+	printf("violations: %" PRIu64 "\n", violations);
+	return violations || !pages ? 1 : 0;
+}

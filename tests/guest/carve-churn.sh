@@ -1,0 +1,28 @@
+#!/bin/bash
+# vm: --bar 256M
+# Revocation racing with use: 4 tenants (4 KiB and 2 MiB aligned) each have
+# a resizer thread that grows, shrinks, deletes and re-carves its device
+# while a toucher thread reads and writes every page it can map, for 60 s.
+# Every word a tenant reads must be zero or its own; a fifth tenant that
+# keeps its device throughout finds its bytes intact in the host file.
+. "$(dirname "$0")/../common"
+guest_only
+p2p_setup
+keeper=$(cat "$R/seed")
+set_size "$keeper" $((16 * MiB))
+check "the keeper fills its device" "$BIN/p2pmap" fill "/dev/$keeper" 0 $((16 * MiB)) 77
+out=$("$BIN/p2pchurn" "$R" 60 4 2>&1) && rc=0 || rc=$?
+echo "$out" | sed 's/^/# /'
+check_eq "p2pchurn ran to the end" 0 "$rc"
+check_match "no tenant ever read another tenant's bytes (or stale ones)" $'(^|\n)violations: 0($|\n)' "$out"
+pages=$(echo "$out" | awk '/pages touched/ { s += $5 } END { print s + 0 }')
+sigbus=$(echo "$out" | awk '/pages touched/ { s += $8 } END { print s + 0 }')
+check "the tenants touched pages ($pages)" test "$pages" -gt 10000
+check "revocation raced with use: tenants got SIGBUS ($sigbus)" test "$sigbus" -gt 0
+check "the keeper's bytes survived the churn (in the host file)" check_bytes "$a" "$keeper" 77
+check "...and through its mapping" "$BIN/p2pmap" check "/dev/$keeper" 0 $((16 * MiB)) 77
+check_region "after the churn" "$a"
+set_size "$keeper" 0
+check_eq "all the churned memory came back" "$(region_attr "$a" size)" "$(region_attr "$a" available_size)"
+p2p_unbind "$a"
+p2p_unload

@@ -1,0 +1,75 @@
+#!/bin/bash
+# vm: --bar 256M --bar 256M
+# Identity: a deleted device's name and device number (major:minor) are
+# never handed out again while the module is loaded, not even after the card
+# is unbound and bound again, so an old udev rule, layout or container grant
+# cannot reach the next tenant; and labels (the stable names) are validated,
+# unique across cards, carried in the uevent, and freed with their device.
+. "$(dirname "$0")/../common"
+guest_only
+p2p_setup
+b=$(card 1)
+Rb=$(region_dir "$b")
+check "bind card 1" p2p_bind "$b"
+
+names=() devts=()
+for i in $(seq 20); do
+	d=$(cat "$R/seed")
+	set_size "$d" $((2 * MiB))
+	names+=("$d")
+	devts+=("$(stat -c '%t:%T' "/dev/$d")")
+	set_size "$d" 0
+	echo "$d" >"$R/delete"
+done
+old=${devts[0]}
+check_eq "20 devices created and deleted: 20 different names" 20 "$(printf '%s\n' "${names[@]}" | sort -u | wc -l)"
+check_eq "...and 20 different device numbers" 20 "$(printf '%s\n' "${devts[@]}" | sort -u | wc -l)"
+# a node made by hand from a deleted device's number opens nothing
+mknod /run/iopmem/stale c $((0x${old%:*})) $((0x${old#*:}))
+check_match "the deleted device's major:minor opens no device" "No such device|No such device or address" \
+	"$(exec 2>&1; : <>/run/iopmem/stale)"
+rm -f /run/iopmem/stale
+last=$(cat "$R/seed")
+p2p_unbind "$a"
+check "rebind card 0" p2p_bind "$a"
+check_eq "the same region id after rebind" "$id" "$(region_attr "$a" id)"
+seed=$(cat "$R/seed")
+check "device numbers go on after a rebind ($last, then $seed)" \
+	test "${seed##*.}" -gt "${last##*.}"
+check "...and no earlier name comes back" sh -c "! printf '%s\n' ${names[*]} | grep -qx '$seed'"
+
+# ---- labels --------------------------------------------------------------------------
+d=$(cat "$R/seed")
+set_size "$d" $((4 * MiB))
+L=$(dsys "$d")/label
+check_eq "a new device has no label" "" "$(cat "$L")"
+check_store "label: letters, digits, '.', '_', '-'" OK "$L" "tenant-A.1_x"
+check_eq "the label reads back" "tenant-A.1_x" "$(cat "$L")"
+check_match "the uevent carries it" "P2PDAX_LABEL=tenant-A.1_x" "$(cat "$(dsys "$d")/uevent")"
+check_store "label with a space: EINVAL" EINVAL "$L" "a b"
+check_store "label with a slash: EINVAL" EINVAL "$L" "a/b"
+check_store "label starting with '.': EINVAL" EINVAL "$L" ".hidden"
+check_store "label starting with '-': EINVAL" EINVAL "$L" "-x"
+check_store "label of 64 characters: EINVAL" EINVAL "$L" "$(printf 'a%.0s' $(seq 64))"
+check_store "label of 63 characters: OK" OK "$L" "$(printf 'b%.0s' $(seq 63))"
+check_store "label back" OK "$L" "tenant-A.1_x"
+check_eq "refused labels changed nothing" "tenant-A.1_x" "$(cat "$L")"
+e=$(cat "$Rb/seed")
+set_size "$e" $((2 * MiB))
+check_store "the same label on another card's device: EEXIST" EEXIST "$(dsys "$e")/label" "tenant-A.1_x"
+check_eq "...which keeps no label" "" "$(cat "$(dsys "$e")/label")"
+check_store "the same label on the same device again: OK" OK "$L" "tenant-A.1_x"
+check_store "an empty line removes the label" OK "$L" $'\n'
+check_eq "no label now" "" "$(cat "$L")"
+check "no P2PDAX_LABEL in the uevent" sh -c "! grep -q P2PDAX_LABEL '$(dsys "$d")/uevent'"
+check_store "label again" OK "$L" "tenant-A.1_x"
+set_size "$d" 0
+echo "$d" >"$R/delete"
+check_store "a deleted device's label is free again" OK "$(dsys "$e")/label" "tenant-A.1_x"
+check_store "the label of a zero-size seed" OK "$(dsys "$(cat "$R/seed")")/label" "seedling"
+check_eq "label is root-writable, world-readable (0644)" 644 "$(stat -c %a "$(dsys "$e")/label")"
+set_size "$e" 0
+echo "$e" >"$Rb/delete"
+p2p_unbind "$b"
+p2p_unbind "$a"
+p2p_unload

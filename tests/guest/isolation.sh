@@ -1,0 +1,48 @@
+#!/bin/bash
+# vm: --bar 2G --mem 2G
+# Revocation leaves no way in: for devices at 4K, 2M and 1G alignment, a
+# populated mapping is changed (mprotect, mremap, madvise(DONTNEED), fork),
+# then the device is shrunk (or shrunk to 0 and deleted); the process holding
+# the changed mapping must still read its remaining bytes and get SIGBUS on
+# every revoked byte, in place, through its own page tables.  The console
+# must stay clean (no "bad pud/pmd"): run-vm and t_done fail the run on it.
+. "$(dirname "$0")/../common"
+guest_only
+
+a=$(card 0)
+R=$(region_dir "$a")
+p2p_load
+check "bind a 2 GiB card" p2p_bind "$a"
+
+# scenario ALIGN SIZE OP NEWSIZE
+scenario() {
+	local align=$1 size=$2 op=$3 newsize=$4 d out want
+	[ -n "$(cat "$R/seed")" ] || echo 1 >"$R/create"
+	d=$(cat "$R/seed")
+	echo "$align" >"$(dsys "$d")/align"
+	set_size "$d" "$size"
+	out=$("$BIN/p2pisol" "/dev/$d" "$(dsys "$d")/size" "$op" "$newsize" 2>&1) || true
+	want="op OK"
+	[ "$newsize" = 0 ] || want="$want
+below: OK"
+	want="$want
+at: SIGBUS
+end: SIGBUS"
+	check_eq "align $align, $op, then shrink $size -> $newsize: revoked bytes SIGBUS in place" "$want" "$out"
+	set_size "$d" 0
+	echo "$d" >"$R/delete"
+	check "...and the device is deleted" test ! -e "$(dsys "$d")"
+}
+
+for op in none mprotect mremap madvise fork; do
+	scenario 4096 $((8 * MiB)) "$op" $((4 * MiB))
+	scenario 4096 $((8 * MiB)) "$op" 0
+	scenario $((2 * MiB)) $((64 * MiB)) "$op" $((32 * MiB))
+	scenario $((2 * MiB)) $((64 * MiB)) "$op" 0
+	scenario "$GiB" $((2 * GiB)) "$op" "$GiB"
+	scenario "$GiB" $((2 * GiB)) "$op" 0
+done
+check_eq "no page-table entry was found bad" "" "$(dmesg | grep -E 'bad (pte|pmd|pud|p4d|pgd)' || true)"
+check_eq "the region is whole again" $((2 * GiB)) "$(region_attr "$a" available_size)"
+p2p_unbind "$a"
+p2p_unload
