@@ -10,7 +10,13 @@
 # linux-image-amd64).  Command-line variables reach kver.sh through the
 # environment.
 KVER_SH := $(CURDIR)/scripts/kver.sh
-KDIR_SH = kdir=$$($(KVER_SH) kdir) &&
+# Modules build out of a copy of their sources in build/kmod/RELEASE, one
+# directory per kernel, so that switching kernels never mixes objects; a
+# guest loads the modules of its own `uname -r` from there.
+KDIR_SH = kdir=$$($(KVER_SH) kdir) && kver=$$($(KVER_SH) kver) && \
+	kmod=$(CURDIR)/build/kmod/$$kver &&
+KMOD_SRC := Kbuild $(shell find drivers include \( -name Kbuild -o -name '*.[ch]' \) ! -name '*.mod.c' | sort)
+KMOD_COPY = mkdir -p "$$kmod" && cp -u --parents $(KMOD_SRC) "$$kmod"/ &&
 
 SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -c
@@ -25,7 +31,7 @@ KSRC_COMPAT := $(shell find drivers include -name compat.h | sort)
 
 .PHONY: all modules tools clean check check-host check-guest demo bench lint \
 	checkpatch sparse install modules_install deps help tests-bin install-tools \
-	deb FORCE
+	deb FORCE check-kernels
 
 all: modules tools
 
@@ -41,10 +47,11 @@ deps:
 
 modules:
 	@$(KVER_SH) note
-	$(KDIR_SH) $(MAKE) -C "$$kdir" M=$(TOP) modules
+	$(KDIR_SH) $(KMOD_COPY) $(MAKE) -C "$$kdir" M="$$kmod" modules
+	@$(KDIR_SH) echo "modules: $$kmod/drivers/dax-core/dax_core.ko $$kmod/drivers/iopmem/iopmem.ko"
 
 modules_install install: modules
-	$(KDIR_SH) $(MAKE) -C "$$kdir" M=$(TOP) modules_install
+	$(KDIR_SH) $(MAKE) -C "$$kdir" M="$$kmod" modules_install
 
 # The one version of the project: debian/changelog's first entry.
 VERSION := $(shell awk -F'[()]' 'NR == 1 { print $$2; exit }' debian/changelog)
@@ -108,7 +115,6 @@ deb:
 	@ls $(DEB_OUT)/*.deb
 
 clean:
-	-$(KDIR_SH) $(MAKE) -C "$$kdir" M=$(TOP) clean
 	rm -rf build
 
 checkpatch:
@@ -124,8 +130,8 @@ checkpatch:
 # warnings; any output from the checker fails the target.
 sparse:
 	@mkdir -p build
-	$(KDIR_SH) $(MAKE) -C "$$kdir" M=$(TOP) clean >/dev/null
-	$(KDIR_SH) $(MAKE) -C "$$kdir" M=$(TOP) C=2 modules 2>&1 | tee build/sparse.log
+	$(KDIR_SH) $(KMOD_COPY) $(MAKE) -C "$$kdir" M="$$kmod" clean >/dev/null
+	$(KDIR_SH) $(KMOD_COPY) $(MAKE) -C "$$kdir" M="$$kmod" C=2 modules 2>&1 | tee build/sparse.log
 	@! grep -E '(warning|error):' build/sparse.log
 
 lint: checkpatch sparse
@@ -165,10 +171,22 @@ TEST_BINS := build/tests/p2prdma build/tests/p2pbench $(patsubst tests/bin/%.c,b
 
 tests-bin: $(TEST_BINS) $(UNIT_TESTS)
 
+# KERNEL=6.12 also installs Debian's 6.12 kernel for the guest
+KERNEL_DEPS = $(if $(filter 6.12,$(KERNEL)),6.12)
+
 check:
-	scripts/install-deps.sh base deb
+	scripts/install-deps.sh base deb $(KERNEL_DEPS)
 	$(MAKE) all tests-bin
 	tests/run-tests
+
+# The whole suite on the 6.1 guest, then the guest suite again on 6.12
+# (host-side tests do not depend on the guest kernel).  The lockdep/KASAN
+# kernel (KERNEL=debug) is not built yet.
+check-kernels:
+	$(MAKE) check KERNEL=6.1
+	scripts/install-deps.sh 6.12
+	$(MAKE) all tests-bin KERNEL=6.12
+	KERNEL=6.12 tests/run-tests $(sort $(wildcard tests/guest/*.sh))
 
 bench:
 	scripts/install-deps.sh

@@ -7,6 +7,8 @@
 #     base   build, testbed, tests, demo (the default)
 #     deb    packaging: make deb, lintian, the package test
 #     fresh  scripts/fresh-machine.sh (debootstrap)
+#     6.12   Debian 12's linux-6.12 (bookworm-security): the newest
+#            linux-image/headers-6.12.*+deb12-amd64, for KERNEL=6.12
 #
 # Installing never changes which kernel the testbed boots: that is the one
 # linux-image-amd64 points at (scripts/kver.sh).
@@ -35,6 +37,34 @@ FRESH="
 debootstrap
 "
 
+updated=
+apt_update() {
+	[ -n "$updated" ] && return 0
+	$SUDO apt-get update -q
+	updated=1
+}
+
+# The newest Debian 12 6.12 kernel (image + headers) the archive has.  On a
+# machine that boots through GRUB, installing a newer kernel image would
+# change what it boots: refused unless IOPMEM_BOOT_OK=1 says so.
+kernel_612() {
+	if ls /usr/src/linux-headers-6.12.*+deb12-amd64/Makefile >/dev/null 2>&1; then
+		return 0
+	fi
+	if [ -e /boot/grub/grub.cfg ] && [ "${IOPMEM_BOOT_OK:-}" != 1 ]; then
+		echo "install-deps: this machine boots with GRUB and installing linux-image-6.12 would make it the default; set IOPMEM_BOOT_OK=1 to install it anyway" >&2
+		exit 1
+	fi
+	apt_update >/dev/null
+	v=$(apt-cache search --names-only '^linux-headers-6\.12\.[0-9]+\+deb12-amd64$' |
+		awk '{ print $1 }' | sed 's/^linux-headers-//' | sort -V | tail -n 1)
+	if [ -z "$v" ]; then
+		echo "install-deps: no linux-headers-6.12.*+deb12-amd64 in the package lists" >&2
+		exit 1
+	fi
+	PKGS="$PKGS linux-image-$v linux-headers-$v"
+}
+
 PKGS=
 [ $# -gt 0 ] || set -- base
 for group in "$@"; do
@@ -42,8 +72,10 @@ for group in "$@"; do
 	base) PKGS="$PKGS $BASE" ;;
 	deb) PKGS="$PKGS $BASE $DEB" ;;
 	fresh) PKGS="$PKGS $FRESH" ;;
+	6.1) PKGS="$PKGS $BASE" ;;
+	6.12) kernel_612 ;;
 	*)
-		echo "install-deps: unknown group '$group' (base, deb or fresh)" >&2
+		echo "install-deps: unknown group '$group' (base, deb, fresh, 6.1 or 6.12)" >&2
 		exit 2
 		;;
 	esac
@@ -77,7 +109,7 @@ done
 if [ -n "$missing" ]; then
 	echo "install-deps: installing:$missing"
 	export DEBIAN_FRONTEND=noninteractive
-	$SUDO apt-get update -q
+	apt_update
 	# shellcheck disable=SC2086
 	$SUDO apt-get install -y -q --no-install-recommends $missing
 else

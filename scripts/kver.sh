@@ -11,10 +11,13 @@
 # The choice, in this order:
 #   KVER=RELEASE  that kernel (e.g. KVER=6.1.0-56-amd64, or KVER=$(uname -r)
 #                 on real hardware); its headers must be installed
+#   KERNEL=VER    the same, or a short alias: 6.1 (the testbed's default),
+#                 6.12 (the newest installed 6.12.*-amd64, Debian 12's
+#                 linux-6.12: scripts/install-deps.sh 6.12 installs it)
 #   KDIR=DIR      a kernel build directory; KVER is read from it
 #   default       the testbed's kernel: the one Debian 12's linux-image-amd64
 #                 package depends on (the 6.1 series).  Installing another
-#                 kernel (e.g. 6.12 from bookworm-backports) never changes it.
+#                 kernel (e.g. 6.12) never changes it.
 #
 # This script runs at recipe time, after scripts/install-deps.sh, never when
 # a Makefile is read.
@@ -61,9 +64,24 @@ release_of() {
 	sed -n 's/^#define UTS_RELEASE "\(.*\)"$/\1/p' "$uts"
 }
 
+# the newest installed kernel of series $1 ("6.12") with headers and image
+newest_of() {
+	v=$(installed | grep -E "^$(echo "$1" | sed 's/\./\\./g')\.[0-9]+.*-amd64$" | tail -n 1)
+	[ -n "$v" ] || die "no $1 kernel with headers is installed (scripts/install-deps.sh $1)"
+	echo "$v"
+}
+
 choose_kver() {
 	if [ -n "${KVER:-}" ]; then
 		echo "$KVER"
+	elif [ -n "${KERNEL:-}" ]; then
+		case $KERNEL in
+		6.1) testbed_kver ;;
+		6.12) newest_of 6.12 ;;
+		debug) die "KERNEL=debug: the lockdep/KASAN kernel is not built by this project yet" ;;
+		[0-9]*.*-*) echo "$KERNEL" ;;
+		*) die "KERNEL=$KERNEL: use 6.1, 6.12 or a full release like 6.12.117+deb12-amd64" ;;
+		esac
 	elif [ -n "${KDIR:-}" ]; then
 		release_of "$KDIR"
 	else
@@ -100,7 +118,8 @@ kdir)
 note)
 	v=$(choose_kver)
 	choose_kdir >/dev/null
-	how="the testbed's default; choose another with KVER=RELEASE"
+	how="the testbed's default; choose another with KERNEL=6.12 or KVER=RELEASE"
+	[ -z "${KERNEL:-}" ] || how="KERNEL=$KERNEL"
 	[ -z "${KVER:-}" ] || how="KVER"
 	[ -z "${KDIR:-}" ] || [ -n "${KVER:-}" ] || how="KDIR"
 	others=$(installed | grep -vxF "$v" | tr '\n' ' ' || true)

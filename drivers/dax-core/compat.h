@@ -12,6 +12,19 @@
 #include <linux/sched/mm.h>
 #include <linux/version.h>
 
+/*
+ * Tested on Debian's 6.1 and 6.12.  From 6.15 on, ZONE_DEVICE pages are
+ * mapped with references and devmap entries go away (6.17 removes pfn_t):
+ * the pin detection (an idle page has refcount 1, mappings take none) and
+ * the fault path would be wrong there, not just fail to build.  See
+ * Documentation/design.rst, "Kernels".
+ */
+#if KERNEL_VERSION(6, 1, 0) > LINUX_VERSION_CODE
+#error "dax-core needs Linux 6.1 or later"
+#elif KERNEL_VERSION(6, 15, 0) <= LINUX_VERSION_CODE
+#error "ZONE_DEVICE refcount and devmap rules change in 6.15: not ported (design.rst, Kernels)"
+#endif
+
 /* 6.2 made class->devnode() and ->dev_uevent() take a const struct device. */
 #if KERNEL_VERSION(6, 2, 0) <= LINUX_VERSION_CODE
 #define P2PDAX_CLASS_DEV const struct device

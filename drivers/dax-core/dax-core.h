@@ -112,6 +112,8 @@ struct p2pdax_extent {
  * @fault_sem: see the lock order at the top of this file; held for write
  *	to change @dead, @size, @align, @extents and @xa
  * @dead: deleted or torn down: stores fail, faults get SIGBUS
+ * @growing: a grow is zeroing memory for the device (region->lock): it
+ *	cannot be deleted meanwhile
  * @size: bytes; a multiple of @align
  * @align: mapping granularity (PAGE_SIZE, 2 MiB or 1 GiB)
  * @nr_extents: entries used in @extents, in page-offset order
@@ -135,6 +137,7 @@ struct p2pdax_dev {
 	struct mutex resize_lock;	/* protects: size/align changes */
 	struct rw_semaphore fault_sem;
 	bool dead;
+	bool growing;
 	u64 size;
 	unsigned long align;
 	int nr_extents;

@@ -42,6 +42,10 @@ static phys_addr_t __p2pdax_pgoff_to_phys(struct p2pdax_dev *ddev,
 	if (!entry)
 		return PHYS_ADDR_MAX;
 	ext = &ddev->extents[xa_to_value(entry)];
+	/* never trust an entry that points outside its extent */
+	if (pgoff < ext->pgoff ||
+	    pgoff - ext->pgoff >= resource_size(ext->res) >> PAGE_SHIFT)
+		return PHYS_ADDR_MAX;
 	return ext->res->start + ((phys_addr_t)(pgoff - ext->pgoff) << PAGE_SHIFT);
 }
 
@@ -146,16 +150,25 @@ static void p2pdax_publish(struct p2pdax_region *region, phys_addr_t start,
 	}
 }
 
-/* Zero [@start, @start + @len) through the region's kernel mapping. */
-static void p2pdax_scrub(struct p2pdax_region *region, resource_size_t start,
-			 resource_size_t len)
+/*
+ * Zero [@start, @start + @len) of @ddev's region through the kernel mapping
+ * and publish the zeroes.  Gives up (-ENXIO, -EINTR) when the device or the
+ * region dies or the task is killed, so that nothing waits long for it.
+ */
+static int p2pdax_scrub(struct p2pdax_dev *ddev, resource_size_t start,
+			resource_size_t len)
 {
+	struct p2pdax_region *region = ddev->region;
 	void *p = region->kaddr + (start - region->res.start);
 	resource_size_t pos = start;
 
 	while (len) {
 		resource_size_t n = min_t(resource_size_t, len, SZ_2M);
 
+		if (READ_ONCE(ddev->dead) || READ_ONCE(region->dead))
+			return -ENXIO;
+		if (fatal_signal_pending(current))
+			return -EINTR;
 		memset(p, 0, n);
 		p2pdax_publish(region, pos, n);
 		p += n;
@@ -163,6 +176,7 @@ static void p2pdax_scrub(struct p2pdax_region *region, resource_size_t start,
 		len -= n;
 		cond_resched();
 	}
+	return 0;
 }
 
 /*
@@ -239,11 +253,14 @@ static int p2pdax_grow_gap(resource_size_t start, resource_size_t len,
 		plan->new_extents++;
 	plan->end = start + take;
 	if (plan->claim) {
+		/*
+		 * The dry run found this space under the same lock: only the
+		 * resource's allocation can fail.
+		 */
 		res = __request_region(&ddev->region->res, start, take,
 				       dev_name(&ddev->dev), 0);
-		/* The dry run found this space under the same lock. */
-		if (WARN_ON_ONCE(!res))
-			return -EBUSY;
+		if (!res)
+			return -ENOMEM;
 		plan->claims[plan->nr_claims++] = res;
 	}
 	plan->want -= take;
@@ -355,19 +372,22 @@ static int __p2pdax_dev_grow(struct p2pdax_dev *ddev, u64 new_size)
 	rc = 0;
 
 	WRITE_ONCE(region->scrubbing, region->scrubbing + 1);
+	ddev->growing = true;
 	mutex_unlock(&region->lock);
-	for (i = 0; i < plan->nr_claims; i++)
-		p2pdax_scrub(region, plan->claims[i]->start,
-			     resource_size(plan->claims[i]));
+	for (i = 0; i < plan->nr_claims && !rc; i++)
+		rc = p2pdax_scrub(ddev, plan->claims[i]->start,
+				  resource_size(plan->claims[i]));
 	mutex_lock(&region->lock);
+	ddev->growing = false;
 	WRITE_ONCE(region->scrubbing, region->scrubbing - 1);
 	if (!region->scrubbing)
 		wake_up_all(&region->scrub_wq);
 
-	/* Deleted or torn down meanwhile: the claims go back. */
-	if (region->dead || ddev->dead) {
-		__p2pdax_release_claims(region, plan);
+	/* Torn down or killed meanwhile: the claims go back. */
+	if (!rc && (region->dead || ddev->dead))
 		rc = -ENXIO;
+	if (rc) {
+		__p2pdax_release_claims(region, plan);
 		goto out_free;
 	}
 	down_write(&ddev->fault_sem);
@@ -376,6 +396,8 @@ static int __p2pdax_dev_grow(struct p2pdax_dev *ddev, u64 new_size)
 	if (rc) {
 		__p2pdax_release_claims(region, plan);
 		__p2pdax_dev_trim(ddev, old_size);
+		/* entries a failed __p2pdax_index() left past the size */
+		__p2pdax_index(ddev, old_size >> PAGE_SHIFT, new_size - old_size, -1);
 	}
 	up_write(&ddev->fault_sem);
 out_free:
@@ -567,6 +589,8 @@ static ssize_t align_store(struct device *dev, struct device_attribute *attr,
 		rc = -ENXIO;
 	else if (ddev->size)
 		rc = -EBUSY;
+	else if (WARN_ON_ONCE(!xa_empty(&ddev->xa)))
+		rc = -EBUSY;
 	else
 		WRITE_ONCE(ddev->align, align);
 	up_write(&ddev->fault_sem);
@@ -623,26 +647,41 @@ static DEVICE_ATTR_ADMIN_RO(extents);
 static DEFINE_MUTEX(p2pdax_label_lock);
 static LIST_HEAD(p2pdax_labelled);
 
+/* ASCII only: the kernel's isalnum() also takes Latin-1 letters. */
+static bool p2pdax_label_alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9');
+}
+
 /* 1-63 characters of [A-Za-z0-9._-], starting with a letter or digit. */
 static bool p2pdax_label_valid(const char *label)
 {
 	const char *p;
 
-	if (!isalnum(label[0]))
+	if (!p2pdax_label_alnum(label[0]))
 		return false;
 	for (p = label; *p; p++)
-		if (!isalnum(*p) && *p != '.' && *p != '_' && *p != '-')
+		if (!p2pdax_label_alnum(*p) && *p != '.' && *p != '_' && *p != '-')
 			return false;
 	return p - label <= P2PDAX_LABEL_MAX;
 }
 
-/* Drop @ddev's label (when it dies, so the label can be given again). */
+/*
+ * Drop @ddev's label when it dies, so that the label can be given again,
+ * and tell udev, so that /dev/p2pdax/by-label/ no longer leads to it.
+ */
 static void p2pdax_label_clear(struct p2pdax_dev *ddev)
 {
+	bool had;
+
 	mutex_lock(&p2pdax_label_lock);
+	had = ddev->label[0];
 	list_del_init(&ddev->label_node);
 	ddev->label[0] = 0;
 	mutex_unlock(&p2pdax_label_lock);
+	if (had)
+		kobject_uevent(&ddev->dev.kobj, KOBJ_CHANGE);
 }
 
 static ssize_t label_show(struct device *dev, struct device_attribute *attr,
@@ -1119,12 +1158,12 @@ err_free_n:
  *
  * The caller unregisters it with p2pdax_dev_unregister() after unlocking.
  *
- * Return: 0, or -EBUSY if the device has size or is the seed.
+ * Return: 0, or -EBUSY if the device has size, is being grown or is the seed.
  */
 int __p2pdax_dev_delete(struct p2pdax_dev *ddev)
 {
 	lockdep_assert_held(&ddev->region->lock);
-	if (ddev->size || ddev->region->seed == ddev)
+	if (ddev->size || ddev->growing || ddev->region->seed == ddev)
 		return -EBUSY;
 	__p2pdax_dev_kill(ddev);
 	list_del_init(&ddev->list);

@@ -49,6 +49,7 @@ check_match "the uevent carries it" "P2PDAX_LABEL=tenant-A.1_x" "$(cat "$(dsys "
 check_store "label with a space: EINVAL" EINVAL "$L" "a b"
 check_store "label with a slash: EINVAL" EINVAL "$L" "a/b"
 check_store "label starting with '.': EINVAL" EINVAL "$L" ".hidden"
+check_store "label with a Latin-1 letter: EINVAL (udev would mangle it)" EINVAL "$L" $'t\xe9'
 check_store "label starting with '-': EINVAL" EINVAL "$L" "-x"
 check_store "label of 64 characters: EINVAL" EINVAL "$L" "$(printf 'a%.0s' $(seq 64))"
 check_store "label of 63 characters: OK" OK "$L" "$(printf 'b%.0s' $(seq 63))"

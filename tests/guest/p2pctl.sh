@@ -91,6 +91,8 @@ run_err "create: a label another device has" 'label "t0" is already taken by p2p
 run_err "create: a bad label" "bad label 'a b': only letters" "$P" create-device -r 0 -s 2M --label 'a b'
 run_err "create: a label starting with '-'" "bad label '-x': must start" "$P" create-device -r 0 -s 2M --label=-x
 run_err "create: a label of 64 characters" "longer than 63" "$P" create-device -r 0 -s 2M --label "$(printf 'a%.0s' $(seq 64))"
+run_err "create with a label, too large: the label is taken back" "not enough free space" \
+	"$P" create-device -r 0 -s 1G -a 4K --label big
 run_err "create as a non-root user" "permission denied" setpriv --reuid=1001 --regid=1001 --clear-groups "$P" create-device -r 0 -s 2M
 check_eq "failed creates changed nothing" "$before" "$("$P" list -M -i)"
 
@@ -157,7 +159,7 @@ L=/run/iopmem/layout.json
 check "save FILE" "$P" save "$L"
 check_eq "save: two regions in the file" 2 "$(jq_ 'len(d["regions"])' <"$L")"
 check_eq "save: the file is 0600" 600 "$(stat -c %a "$L")"
-check_eq "save: labels in the file" "t0 t1 t2 t3 t4" \
+check_eq "save: labels in the file (t1 was destroyed)" "t0 t2 t3 t4" \
 	"$(jq_ '" ".join(sorted(x["label"] for r in d["regions"] for x in r["devices"]))' <"$L")"
 before=$(shape)
 old_names=$("$P" list -D | jq_ '" ".join(x["chardev"] for r in d for x in r["devices"])')
@@ -232,13 +234,15 @@ check_eq "...and restores the node's mode" 640 "$(stat -c '%a' "/dev/$t0")"
 nt=$(devname newtenant)
 python3 -c 'import json, sys
 d = json.load(open(sys.argv[1]))
+names = [sys.argv[3]] + sys.argv[4:]
 for r in d["regions"]:
-    for x in r["devices"]:
-        x["name"] = sys.argv[3]
+    for i, x in enumerate(r["devices"]):
+        x["name"] = names[i % len(names)] if i < len(names) else "p2pdax9.%d" % i
         x["label"] = "gone-" + x["label"]
         x["owner"] = "1001"
         x["mode"] = "0666"
-json.dump(d, open(sys.argv[2], "w"))' /etc/p2pctl/layout.json /run/iopmem/stale.json "$nt"
+json.dump(d, open(sys.argv[2], "w"))' /etc/p2pctl/layout.json /run/iopmem/stale.json "$nt" \
+	$(ls /sys/class/p2pdax | grep -vx "$nt")
 before=$(stat -c '%u:%g %a' /dev/p2pdax*)
 check "the udev command with a stale layout" "$P" apply --owners-only --device "$nt" /run/iopmem/stale.json
 check "apply --owners-only with a stale layout" "$P" apply --owners-only /run/iopmem/stale.json
@@ -252,8 +256,11 @@ check "systemd accepts the unit (systemd-analyze verify)" \
 rb=$("$P" list -r "$b" | jq_ 'd[0]["id"]')
 for who in A B; do
 	(for i in $(seq 50); do
-		"$P" create-device -r "$rb" -s 1M -a 4K --label "c$who$i" 2>&1 |
-			jq_ 'd["chardev"] + " " + d["label"]' || echo "FAILED c$who$i"
+		if out=$("$P" create-device -r "$rb" -s 1M -a 4K --label "c$who$i" 2>/run/iopmem/err.$who); then
+			echo "$out" | jq_ 'd["chardev"] + " " + d["label"]'
+		else
+			echo "FAILED c$who$i: $(cat /run/iopmem/err.$who)"
+		fi
 	done >"/run/iopmem/creates.$who") &
 done
 wait

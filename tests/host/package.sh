@@ -63,6 +63,8 @@ check "guest: modprobe loaded the dkms-built module" \
 	grep -qE "^ok [0-9]+ - modprobe iopmem loads /lib/modules/$kver/updates/dkms/iopmem.ko" <<<"$out"
 check "guest: the udev rule applied the saved owner and mode" \
 	grep -qE "^ok [0-9]+ - udev gave the new node 1001:1001 640" <<<"$out"
+check "guest: the packaged rule made /dev/p2pdax/by-label/" \
+	grep -qE "^ok [0-9]+ - udev links it as /dev/p2pdax/by-label/tenant1" <<<"$out"
 check_eq "guest: no failed checks" "" "$(echo "$out" | grep '^not ok' || true)"
 
 purge

@@ -257,14 +257,23 @@ static int take_seed(struct p2p_region *r, char *name, size_t len)
 	return region_seed(r, name, len);
 }
 
-/* undo what place() made: shrink and delete the devices it sized */
+/* undo what place() made: delete the devices it sized, unlabel the seed */
 static void unplace(char made[][32], int nr_made)
 {
 	struct p2p_device d;
 
-	while (nr_made--)
-		if (!device_load(made[nr_made], &d))
+	while (nr_made--) {
+		struct p2p_region r;
+		char rid[16];
+
+		if (device_load(made[nr_made], &d))
+			continue;
+		snprintf(rid, sizeof(rid), "%d", d.region);
+		if (!region_find(rid, &r) && !strcmp(r.seed, d.name))
+			unlabel_seed(d.name);
+		else
 			destroy(&d);
+	}
 }
 
 /*
@@ -329,7 +338,7 @@ static int place(struct p2p_region *r, const struct layout_region *lr, int *move
 	return 0;
 
 undo_target:
-	write_label(target, "");
+	unlabel_seed(target);
 undo:
 	unplace(made, nr_made);
 	return 1;

@@ -327,6 +327,22 @@ int write_label(const char *name, const char *label)
 	}
 }
 
+/*
+ * Take a label back from a seed that did not become a device.  The udev
+ * rule may have given the labelled seed a tenant's owner already: the node
+ * goes back to root:root 0600.
+ */
+void unlabel_seed(const char *seed)
+{
+	struct owner_opts root = {
+		.set_uid = true, .set_gid = true, .set_mode = true,
+		.uid = 0, .gid = 0, .mode = 0600,
+	};
+
+	write_label(seed, "");
+	apply_owner(seed, &root);
+}
+
 /* a LABEL argument, or a message saying what is wrong with it */
 static int label_arg(const char *label)
 {
@@ -754,7 +770,7 @@ undo_align:
 	}
 undo_label:
 	if (label)
-		write_label(seed, "");
+		unlabel_seed(seed);
 	return rc;
 }
 

@@ -43,6 +43,7 @@ int do_bind(const char *pci, int bar, const char *cache, bool quiet);
 int write_size(const struct p2p_device *d, uint64_t size);
 int destroy(const struct p2p_device *d);
 int write_label(const char *name, const char *label);
+void unlabel_seed(const char *seed);
 int region_seed(struct p2p_region *r, char *seed, size_t len);
 
 extern const char save_usage[], apply_usage[];
