@@ -265,7 +265,7 @@ for who in A B; do
 done
 wait
 check_eq "100 creates, none failed" "100 0" \
-	"$(cat /run/iopmem/creates.A /run/iopmem/creates.B | wc -l) $(grep -c FAILED /run/iopmem/creates.* | awk -F: '{ s += $2 } END { print s }')"
+	"$(cat /run/iopmem/creates.A /run/iopmem/creates.B | wc -l) $(cat /run/iopmem/creates.A /run/iopmem/creates.B | grep -c FAILED || true)"
 check_eq "100 different devices" 100 "$(cat /run/iopmem/creates.A /run/iopmem/creates.B | awk '{ print $1 }' | sort -u | wc -l)"
 bad=
 while read -r dev label; do

@@ -38,7 +38,7 @@ echo "$status" | sed 's/^/# dkms status: /'
 n=0
 for k in $("$TOP/scripts/kver.sh" supported); do
 	n=$((n + 1))
-	check_match "dkms built and installed iopmem for $k" "iopmem/$ver, $k, x86_64: installed" "$status"
+	check "dkms built and installed iopmem for $k" grep -qF "iopmem/$ver, $k, x86_64: installed" <<<"$status"
 done
 check "at least the testbed's kernel ($kver) is supported" test "$n" -ge 1
 check_eq "modprobe finds iopmem in updates/dkms" "/lib/modules/$kver/updates/dkms/iopmem.ko" \
