@@ -184,6 +184,7 @@ check "apply --owners-only --device (another device)" "$P" apply --owners-only -
 check_eq "--device touches only that device" 666 "$(stat -c '%a' "/dev/$t0")"
 "$P" apply --owners-only "$L"
 run_err "apply --device without --owners-only" "--device goes with --owners-only" "$P" apply --device "$t0" "$L"
+run_err "apply --owners-only --device junk" "'junk' is not a device" "$P" apply --owners-only --device junk "$L"
 
 echo '{"version": 1, "regions": [' >/run/iopmem/bad.json
 run_err "apply a malformed file" "not valid JSON" "$P" apply /run/iopmem/bad.json
