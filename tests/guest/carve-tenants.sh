@@ -75,7 +75,7 @@ check "region gone" test ! -e "$R"
 
 # ---- rmmod with a device open ---------------------------------------------------------
 p2p_bind "$a"
-d=p2pdax$(region_attr "$a" id).0
+d=$(region_attr "$a" seed)	# numbers go on after a rebind: the seed, not .0
 set_size "$d" $((4 * M))
 coproc HOLD { "$BIN/p2pmap" hold "/dev/$d" $((4 * M)); }
 read -r line <&"${HOLD[0]}"
