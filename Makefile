@@ -29,9 +29,9 @@ KSRC := $(shell find drivers include -name '*.[ch]' ! -name '*.mod.c' ! -name co
 # LINUX_VERSION_CODE is allowed.
 KSRC_COMPAT := $(shell find drivers include -name compat.h | sort)
 
-.PHONY: all modules tools clean check check-host check-guest demo bench lint \
+.PHONY: all modules tools clean check check-guest demo bench lint \
 	checkpatch sparse install modules_install deps help tests-bin install-tools \
-	deb FORCE check-kernels
+	deb FORCE check-kernels debug-kernel
 
 all: modules tools
 
@@ -39,6 +39,9 @@ help:
 	@echo "make            build the kernel modules and tools (KVER=RELEASE to choose the kernel)"
 	@echo "make demo       install deps, build, boot the QEMU testbed and show a card"
 	@echo "make check      install deps, build, run host and in-guest tests"
+	@echo "make check-guest KERNEL=6.1|6.12|debug [TESTS=\"carve rdma\"]   the in-guest tests on one kernel"
+	@echo "make check-kernels   make check on 6.1, the guest suite on 6.12 and the debug kernel"
+	@echo "make debug-kernel    build the lockdep/KASAN/DEBUG_VM kernel (cached)"
 	@echo "make lint       checkpatch.pl --no-tree + sparse over the kernel code"
 	@echo "make modules_install   install the modules into /lib/modules/KVER/extra"
 
@@ -171,22 +174,42 @@ TEST_BINS := build/tests/p2prdma build/tests/p2pbench $(patsubst tests/bin/%.c,b
 
 tests-bin: $(TEST_BINS) $(UNIT_TESTS)
 
-# KERNEL=6.12 also installs Debian's 6.12 kernel for the guest
-KERNEL_DEPS = $(if $(filter 6.12,$(KERNEL)),6.12)
+# what a kernel needs before anything builds for it or boots it: KERNEL=6.12
+# installs Debian's 6.12 kernel, KERNEL=debug builds the lockdep/KASAN kernel
+# (about 15 minutes the first time, cached in /var/cache/iopmem afterwards)
+KERNEL_DEPS = $(if $(filter 6.12,$(KERNEL)),6.12)$(if $(filter debug,$(KERNEL)),debug)
+KERNEL_PREP = scripts/install-deps.sh base $(KERNEL_DEPS) && \
+	$(if $(filter debug,$(KERNEL)),scripts/debug-kernel.sh build,true)
+
+debug-kernel:
+	scripts/install-deps.sh debug
+	scripts/debug-kernel.sh build
 
 check:
-	scripts/install-deps.sh base deb $(KERNEL_DEPS)
+	scripts/install-deps.sh base deb
+	$(KERNEL_PREP)
 	$(MAKE) all tests-bin
 	tests/run-tests
 
-# The whole suite on the 6.1 guest, then the guest suite again on 6.12
-# (host-side tests do not depend on the guest kernel).  The lockdep/KASAN
-# kernel (KERNEL=debug) is not built yet.
+# make check-guest KERNEL=VER [TESTS="carve rdma ..."]: the in-guest suite
+# (or the named tests) on one kernel; host-side tests do not depend on it
+GUEST_TESTS = $(if $(TESTS),$(addprefix tests/guest/,$(addsuffix .sh,$(TESTS))),$(sort $(wildcard tests/guest/*.sh)))
+check-guest:
+	$(KERNEL_PREP)
+	$(MAKE) all tests-bin
+	@for t in $(GUEST_TESTS); do [ -f "$$t" ] || { echo "check-guest: no test $$t" >&2; exit 2; }; done
+	tests/run-tests $(GUEST_TESTS)
+
+# The whole suite on 6.1, then the guest suite on 6.12 and on the debug
+# kernel (DEBUG_TESTS="..." names a subset for the debug kernel: CI's).
+# Every run's last line is "N passed, N failed, N skipped"; any failure
+# fails the target, after all three have run.
 check-kernels:
-	$(MAKE) check KERNEL=6.1
-	scripts/install-deps.sh 6.12
-	$(MAKE) all tests-bin KERNEL=6.12
-	KERNEL=6.12 tests/run-tests $(sort $(wildcard tests/guest/*.sh))
+	rc=0; \
+	$(MAKE) check KERNEL=6.1 || rc=1; \
+	$(MAKE) check-guest KERNEL=6.12 || rc=1; \
+	$(MAKE) check-guest KERNEL=debug TESTS="$(DEBUG_TESTS)" || rc=1; \
+	exit $$rc
 
 bench:
 	scripts/install-deps.sh

@@ -9,6 +9,9 @@
 #     fresh  scripts/fresh-machine.sh (debootstrap)
 #     6.12   Debian 12's linux-6.12 (bookworm-security): the newest
 #            linux-image/headers-6.12.*+deb12-amd64, for KERNEL=6.12
+#     debug  what scripts/debug-kernel.sh needs to build the lockdep/KASAN
+#            kernel (KERNEL=debug): linux-source-6.1 and the kernel's build
+#            dependencies; no kernel is installed
 #
 # Installing never changes which kernel the testbed boots: that is the one
 # linux-image-amd64 points at (scripts/kver.sh).
@@ -35,6 +38,10 @@ dpkg-dev debhelper dh-dkms dkms lintian bash-completion fakeroot
 "
 FRESH="
 debootstrap
+"
+DEBUGK="
+linux-source-6.1 build-essential bc flex bison libelf-dev libssl-dev
+cpio xz-utils kmod
 "
 
 updated=
@@ -74,8 +81,9 @@ for group in "$@"; do
 	fresh) PKGS="$PKGS $FRESH" ;;
 	6.1) PKGS="$PKGS $BASE" ;;
 	6.12) kernel_612 ;;
+	debug) PKGS="$PKGS $BASE $DEBUGK" ;;
 	*)
-		echo "install-deps: unknown group '$group' (base, deb, fresh, 6.1 or 6.12)" >&2
+		echo "install-deps: unknown group '$group' (base, deb, fresh, 6.1, 6.12 or debug)" >&2
 		exit 2
 		;;
 	esac

@@ -7,13 +7,18 @@
 #                      kernels with headers are installed (never a silent pick)
 #   kver.sh installed  every installed kernel that has headers and an image
 #   kver.sh supported  those of them that iopmem supports (6.1.x, 6.12.x)
+#   kver.sh image      the chosen kernel's image (what run-vm boots)
+#   kver.sh modroot    a root whose lib/modules/RELEASE has the chosen
+#                      kernel's modules (/ for Debian's kernels)
 #
 # The choice, in this order:
 #   KVER=RELEASE  that kernel (e.g. KVER=6.1.0-56-amd64, or KVER=$(uname -r)
 #                 on real hardware); its headers must be installed
 #   KERNEL=VER    the same, or a short alias: 6.1 (the testbed's default),
 #                 6.12 (the newest installed 6.12.*-amd64, Debian 12's
-#                 linux-6.12: scripts/install-deps.sh 6.12 installs it)
+#                 linux-6.12: scripts/install-deps.sh 6.12 installs it),
+#                 debug (Debian's linux-source-6.1 built with lockdep, KASAN
+#                 and DEBUG_VM by scripts/debug-kernel.sh: make debug-kernel)
 #   KDIR=DIR      a kernel build directory; KVER is read from it
 #   default       the testbed's kernel: the one Debian 12's linux-image-amd64
 #                 package depends on (the 6.1 series).  Installing another
@@ -22,14 +27,29 @@
 # This script runs at recipe time, after scripts/install-deps.sh, never when
 # a Makefile is read.
 set -eu
+DEBUG_SH=$(dirname "$0")/debug-kernel.sh
 
 die() {
 	echo "kver.sh: $*" >&2
 	exit 1
 }
 
+# the debug kernel's release, if it is built (it never is by accident)
+debug_kver() {
+	"$DEBUG_SH" kver 2>/dev/null || true
+}
+
+is_debug() {
+	case $1 in
+	*-iopmem-debug) return 0 ;;
+	esac
+	return 1
+}
+
 headers_dir() {
-	if [ -d "/usr/src/linux-headers-$1" ]; then
+	if is_debug "$1"; then
+		[ "$(debug_kver)" != "$1" ] || "$DEBUG_SH" kdir
+	elif [ -d "/usr/src/linux-headers-$1" ]; then
 		echo "/usr/src/linux-headers-$1"
 	elif [ -d "/lib/modules/$1/build" ]; then
 		echo "/lib/modules/$1/build"
@@ -44,6 +64,7 @@ installed() {
 		[ -d "$d/include/generated" ] || continue	# not a -common dir
 		echo "$v"
 	done | sort -V
+	debug_kver
 }
 
 supported() {
@@ -78,9 +99,9 @@ choose_kver() {
 		case $KERNEL in
 		6.1) testbed_kver ;;
 		6.12) newest_of 6.12 ;;
-		debug) die "KERNEL=debug: the lockdep/KASAN kernel is not built by this project yet" ;;
+		debug) "$DEBUG_SH" kver || exit 1 ;;
 		[0-9]*.*-*) echo "$KERNEL" ;;
-		*) die "KERNEL=$KERNEL: use 6.1, 6.12 or a full release like 6.12.117+deb12-amd64" ;;
+		*) die "KERNEL=$KERNEL: use 6.1, 6.12, debug or a full release like 6.12.117+deb12-amd64" ;;
 		esac
 	elif [ -n "${KDIR:-}" ]; then
 		release_of "$KDIR"
@@ -118,7 +139,7 @@ kdir)
 note)
 	v=$(choose_kver)
 	choose_kdir >/dev/null
-	how="the testbed's default; choose another with KERNEL=6.12 or KVER=RELEASE"
+	how="the testbed's default; choose another with KERNEL=6.12|debug or KVER=RELEASE"
 	[ -z "${KERNEL:-}" ] || how="KERNEL=$KERNEL"
 	[ -z "${KVER:-}" ] || how="KVER"
 	[ -z "${KDIR:-}" ] || [ -n "${KVER:-}" ] || how="KDIR"
@@ -128,11 +149,29 @@ note)
 installed)
 	installed
 	;;
+image)
+	v=$(choose_kver)
+	if is_debug "$v"; then
+		[ "$(debug_kver)" = "$v" ] || die "no debug kernel $v is built (make debug-kernel)"
+		"$DEBUG_SH" image
+	else
+		echo "/boot/vmlinuz-$v"
+	fi
+	;;
+modroot)
+	v=$(choose_kver)
+	if is_debug "$v"; then
+		[ "$(debug_kver)" = "$v" ] || die "no debug kernel $v is built (make debug-kernel)"
+		"$DEBUG_SH" modroot
+	else
+		echo /
+	fi
+	;;
 supported)
 	supported
 	;;
 *)
-	echo "usage: kver.sh kver|kdir|note|installed|supported" >&2
+	echo "usage: kver.sh kver|kdir|note|installed|supported|image|modroot" >&2
 	exit 2
 	;;
 esac
