@@ -31,7 +31,7 @@ KSRC_COMPAT := $(shell find drivers include -name compat.h | sort)
 
 .PHONY: all modules tools clean check check-guest demo bench lint \
 	checkpatch sparse install modules_install deps help tests-bin install-tools \
-	deb FORCE check-kernels debug-kernel
+	deb FORCE check-kernels debug-kernel ci-debug
 
 all: modules tools
 
@@ -199,6 +199,13 @@ check-guest:
 	$(MAKE) all tests-bin
 	@for t in $(GUEST_TESTS); do [ -f "$$t" ] || { echo "check-guest: no test $$t" >&2; exit 2; }; done
 	tests/run-tests $(GUEST_TESTS)
+
+# What CI (.ci/run) runs on the debug kernel: the tests that exercise the
+# locks, the object lifetimes and the mm paths (faults, revoke, pins, unbind,
+# hot-unplug); check-kernels runs every guest test there.
+CI_DEBUG_TESTS := carve carve-input carve-tenants carve-stress rdma iopmem-bind iopmem-hotplug
+ci-debug:
+	$(MAKE) check-guest KERNEL=debug TESTS="$(CI_DEBUG_TESTS)"
 
 # The whole suite on 6.1, then the guest suite on 6.12 and on the debug
 # kernel (DEBUG_TESTS="..." names a subset for the debug kernel: CI's).

@@ -91,6 +91,14 @@ p2pdax_mm_get_unmapped_area(struct file *filp, unsigned long addr,
 #ifndef CONFIG_X86_64
 #error "dax-core supports x86-64 only"
 #endif
+/*
+ * Huge (PMD/PUD) faults need both: without THP vmf_insert_pfn_pmd() does not
+ * exist, and without FS_DAX IS_DAX() is constant false, so every fault would
+ * silently be a 4 KiB fault.  Debian's kernels have both.
+ */
+#if !IS_ENABLED(CONFIG_TRANSPARENT_HUGEPAGE) || !IS_ENABLED(CONFIG_FS_DAX)
+#error "dax-core needs CONFIG_TRANSPARENT_HUGEPAGE and CONFIG_FS_DAX (design.rst, Kernels)"
+#endif
 #include <linux/smp.h>
 #include <asm/cacheflush.h>
 #include <asm/tlbflush.h>

@@ -10,6 +10,7 @@
 #include <linux/module.h>
 #include <linux/mount.h>
 #include <linux/pseudo_fs.h>
+#include <linux/wait.h>
 
 #include "compat.h"
 #include "dax-core.h"
@@ -53,6 +54,33 @@ int p2pdax_id_alloc(struct xarray *xa, u32 *next, u32 max, const char *what)
 		pr_notice("p2pdax: %s numbers wrapped; freed numbers are reused from now on\n",
 			  what);
 	return id;
+}
+
+/*
+ * Device objects not yet released.  A device's release runs when its last
+ * reference goes, which can be long after it was unregistered (a sysfs file
+ * held open; DEBUG_KOBJECT_RELEASE delays it by seconds on purpose), and it
+ * uses the pseudo filesystem, the minor numbers and this module's code.
+ * Module exit waits for the count to reach zero before tearing those down.
+ */
+static atomic_t p2pdax_unreleased = ATOMIC_INIT(0);
+static DECLARE_WAIT_QUEUE_HEAD(p2pdax_released_wq);
+
+/* a device object now exists that p2pdax_dev_released() will account for */
+void p2pdax_dev_unreleased(void)
+{
+	atomic_inc(&p2pdax_unreleased);
+}
+
+/*
+ * The last thing a device release does: after the wake-up only the release
+ * function's return runs, and module unload frees the code only after an
+ * RCU grace period (free_module()).
+ */
+void p2pdax_dev_released(void)
+{
+	if (atomic_dec_and_test(&p2pdax_unreleased))
+		wake_up(&p2pdax_released_wq);
 }
 
 int p2pdax_minor_get(void)
@@ -131,6 +159,8 @@ module_init(p2pdax_init);
 
 static void __exit p2pdax_exit(void)
 {
+	/* no region is left (iopmem is gone), but releases may be pending */
+	wait_event(p2pdax_released_wq, !atomic_read(&p2pdax_unreleased));
 	class_destroy(p2pdax_class);
 	unregister_chrdev_region(p2pdax_devt, P2PDAX_MINORS);
 	kern_unmount(p2pdax_mnt);

@@ -182,5 +182,7 @@ struct inode *p2pdax_alloc_inode(void);
 int p2pdax_id_alloc(struct xarray *xa, u32 *next, u32 max, const char *what);
 int p2pdax_minor_get(void);
 void p2pdax_minor_put(int minor);
+void p2pdax_dev_unreleased(void);
+void p2pdax_dev_released(void);
 
 #endif /* _DAX_CORE_H */

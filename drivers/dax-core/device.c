@@ -1070,6 +1070,7 @@ static void p2pdax_dev_release(struct device *dev)
 	xa_erase(&region->devnums, ddev->n);
 	kfree(ddev);
 	p2pdax_region_put(region);
+	p2pdax_dev_released();
 }
 
 /**
@@ -1122,6 +1123,7 @@ struct p2pdax_dev *__p2pdax_dev_create(struct p2pdax_region *region)
 	p2pdax_region_get(region);
 
 	/* From here on, put_device() undoes everything above. */
+	p2pdax_dev_unreleased();
 	device_initialize(&ddev->dev);
 	ddev->dev.class = p2pdax_class;
 	ddev->dev.parent = region->parent;
