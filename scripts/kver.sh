@@ -6,6 +6,7 @@
 #   kver.sh note       say on stderr which kernel was chosen, and which other
 #                      kernels with headers are installed (never a silent pick)
 #   kver.sh installed  every installed kernel that has headers and an image
+#                      (not the debug kernel: it lives in the build cache)
 #   kver.sh supported  those of them that iopmem supports (6.1.x, 6.12.x)
 #   kver.sh image      the chosen kernel's image (what run-vm boots)
 #   kver.sh modroot    a root whose lib/modules/RELEASE has the chosen
@@ -64,7 +65,6 @@ installed() {
 		[ -d "$d/include/generated" ] || continue	# not a -common dir
 		echo "$v"
 	done | sort -V
-	debug_kver
 }
 
 supported() {
@@ -143,26 +143,19 @@ note)
 	[ -z "${KERNEL:-}" ] || how="KERNEL=$KERNEL"
 	[ -z "${KVER:-}" ] || how="KVER"
 	[ -z "${KDIR:-}" ] || [ -n "${KVER:-}" ] || how="KDIR"
-	others=$(installed | grep -vxF "$v" | tr '\n' ' ' || true)
-	echo "kver.sh: building for kernel $v ($how)${others:+; also installed: $others}" >&2
+	others=$( (installed; debug_kver) | grep -vxF "$v" | tr '\n' ' ' || true)
+	echo "kver.sh: building for kernel $v ($how)${others:+; also available: $others}" >&2
 	;;
 installed)
 	installed
 	;;
-image)
+image | modroot)
 	v=$(choose_kver)
 	if is_debug "$v"; then
 		[ "$(debug_kver)" = "$v" ] || die "no debug kernel $v is built (make debug-kernel)"
-		"$DEBUG_SH" image
-	else
+		"$DEBUG_SH" "$1"
+	elif [ "$1" = image ]; then
 		echo "/boot/vmlinuz-$v"
-	fi
-	;;
-modroot)
-	v=$(choose_kver)
-	if is_debug "$v"; then
-		[ "$(debug_kver)" = "$v" ] || die "no debug kernel $v is built (make debug-kernel)"
-		"$DEBUG_SH" modroot
 	else
 		echo /
 	fi

@@ -58,10 +58,11 @@ int p2pdax_id_alloc(struct xarray *xa, u32 *next, u32 max, const char *what)
 
 /*
  * Device objects not yet released.  A device's release runs when its last
- * reference goes, which can be long after it was unregistered (a sysfs file
- * held open; DEBUG_KOBJECT_RELEASE delays it by seconds on purpose), and it
- * uses the pseudo filesystem, the minor numbers and this module's code.
- * Module exit waits for the count to reach zero before tearing those down.
+ * reference goes, which can be after it was unregistered (a get_device()
+ * holder; DEBUG_KOBJECT_RELEASE delays every release by seconds on purpose),
+ * and it uses the pseudo filesystem, the minor numbers and this module's
+ * code.  Module exit waits for the count to reach zero before tearing those
+ * down.
  */
 static atomic_t p2pdax_unreleased = ATOMIC_INIT(0);
 static DECLARE_WAIT_QUEUE_HEAD(p2pdax_released_wq);
@@ -73,9 +74,10 @@ void p2pdax_dev_unreleased(void)
 }
 
 /*
- * The last thing a device release does: after the wake-up only the release
- * function's return runs, and module unload frees the code only after an
- * RCU grace period (free_module()).
+ * The last thing a device release does.  After the wake-up only the release
+ * function's own return is left to run in this module's code: a window of a
+ * few instructions against module unload that a module cannot close from
+ * inside itself.
  */
 void p2pdax_dev_released(void)
 {
@@ -159,8 +161,14 @@ module_init(p2pdax_init);
 
 static void __exit p2pdax_exit(void)
 {
-	/* no region is left (iopmem is gone), but releases may be pending */
-	wait_event(p2pdax_released_wq, !atomic_read(&p2pdax_unreleased));
+	/*
+	 * No region is left (iopmem is gone), but releases may be pending; a
+	 * leaked reference would hold rmmod here, so say so.
+	 */
+	while (!wait_event_timeout(p2pdax_released_wq,
+				   !atomic_read(&p2pdax_unreleased), 10 * HZ))
+		pr_warn("p2pdax: unload waits for %d device releases\n",
+			atomic_read(&p2pdax_unreleased));
 	class_destroy(p2pdax_class);
 	unregister_chrdev_region(p2pdax_devt, P2PDAX_MINORS);
 	kern_unmount(p2pdax_mnt);
