@@ -195,9 +195,9 @@ check:
 # (or the named tests) on one kernel; host-side tests do not depend on it
 GUEST_TESTS = $(if $(TESTS),$(addprefix tests/guest/,$(addsuffix .sh,$(TESTS))),$(sort $(wildcard tests/guest/*.sh)))
 check-guest:
+	@for t in $(GUEST_TESTS); do [ -f "$$t" ] || { echo "check-guest: no test $$t" >&2; exit 2; }; done
 	$(KERNEL_PREP)
 	$(MAKE) all tests-bin
-	@for t in $(GUEST_TESTS); do [ -f "$$t" ] || { echo "check-guest: no test $$t" >&2; exit 2; }; done
 	tests/run-tests $(GUEST_TESTS)
 
 # What CI (.ci/run) runs on the debug kernel: binding, unbinding and module

@@ -82,6 +82,8 @@ run_err "KERNEL=debug when it is not built" 1 "the debug kernel is not built for
 	env IOPMEM_CACHE="$nocache" KERNEL=debug "$TOP/scripts/kver.sh" kver
 run_err "run-vm --kernel debug when it is not built" 2 "run 'make debug-kernel'" \
 	env IOPMEM_CACHE="$nocache" "$TOP/scripts/qemu/run-vm" --kernel debug -- true
+run_err "make check-guest TESTS=bogus: refused before anything runs" 2 "check-guest: no test tests/guest/bogus.sh" \
+	make -s -C "$TOP" check-guest TESTS=bogus
 run_err "debug-kernel.sh: unknown command" 2 "usage: debug-kernel.sh build|kver|kdir|image|modroot|dir" "$TOP/scripts/debug-kernel.sh" frob
 check_match "the debug kernel's cache key is the source version + a config hash" \
 	"^$nocache/debug-kernel/$(dpkg-query -W -f='${Version}' linux-source-6.1)-[0-9a-f]{12}\$" \
