@@ -31,7 +31,7 @@ pciutils iproute2 util-linux procps
 rdma-core ibverbs-providers ibverbs-utils libibverbs-dev perftest
 ndctl daxctl
 libjson-c-dev pkg-config
-python3 perl udev systemd
+python3 perl udev systemd jq
 "
 DEB="
 dpkg-dev debhelper dh-dkms dkms lintian bash-completion fakeroot

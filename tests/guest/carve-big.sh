@@ -18,7 +18,7 @@ check_eq "region supports 1 GiB alignment" $GiB "$(region_attr "$a" align)"
 # the minor faults the touch took, then give the device back
 faults() {
 	local d
-	d=$(cat "$R/seed")
+	d=$(<"$R/seed")
 	echo "$1" >"$(dsys "$d")/align"
 	set_size "$d" "$GiB"
 	"$BIN/p2pmap" touch "/dev/$d" "$GiB"
@@ -36,7 +36,7 @@ check_eq "1 GiB at align 1G: 512 faults (2 MiB entries, never a 1 GiB one)" 512 
 check_region "fault counting" "$a"
 
 # a 1 GiB-aligned device really is mapped with a PUD: bytes land right
-d=$(cat "$R/seed")
+d=$(<"$R/seed")
 echo "$GiB" >"$(dsys "$d")/align"
 set_size "$d" "$GiB"
 check "fill a 1G-aligned device" "$BIN/p2pmap" fill "/dev/$d" 0 $((64 * MiB)) 7 "$GiB"

@@ -8,7 +8,7 @@
 . "$(dirname "$0")/../common"
 guest_only
 p2p_setup
-keeper=$(cat "$R/seed")
+keeper=$(<"$R/seed")
 set_size "$keeper" $((16 * MiB))
 check "the keeper fills its device" "$BIN/p2pmap" fill "/dev/$keeper" 0 $((16 * MiB)) 77
 out=$("$BIN/p2pchurn" "$R" 60 4 2>&1) && rc=0 || rc=$?

@@ -9,13 +9,14 @@ M=$MiB
 p2p_setup
 d0=p2pdax$id.0
 set_size "$d0" $((64 * M))
-d1=$(cat "$R/seed")
+d1=$(<"$R/seed")
 
 snapshot() {
-	local d
-	echo "avail=$(region_attr "$a" available_size) seed=$(cat "$R/seed")"
+	local d x
+	echo "avail=$(region_attr "$a" available_size) seed=$(<"$R/seed")"
 	for d in $(region_devs "$a"); do
-		echo "$d size=$(dsize "$d") align=$(dattr "$d" align) $(dattr "$d" extents | tr '\n' ' ')"
+		x=$(dattr "$d" extents)
+		echo "$d size=$(dsize "$d") align=$(dattr "$d" align) ${x//$'\n'/ }"
 	done
 }
 
@@ -87,7 +88,7 @@ check_eq "mapping a zero-size device: EINVAL" EINVAL "$("$BIN/p2pmap" mmap "/dev
 
 # a store through a file opened before the device was deleted
 set_size "$d1" $((2 * M))
-d2=$(cat "$R/seed")
+d2=$(<"$R/seed")
 set_size "$d1" 0
 exec 5>"$(dsys "$d1")/size"
 check_store "delete the shrunk device" OK "$R/delete" "$d1"
@@ -95,14 +96,14 @@ err=$( { echo 4096 >&5; } 2>&1 || true)
 exec 5>&-
 check_match "store to a deleted device fails (ENODEV)" 'No such device' "$err"
 check "deleted device left no node" test ! -e "/dev/$d1"
-check_eq "seed unaffected" "$d2" "$(cat "$R/seed")"
+check_eq "seed unaffected" "$d2" "$(<"$R/seed")"
 check_region "bad input" "$a"
 
 # a device spans at most 64 extents: growth that needs a 65th is ENOSPC
 K64=65536
 fill=()
 for ((k = 0; k < 130; k++)); do
-	s=$(cat "$R/seed")
+	s=$(<"$R/seed")
 	echo 4096 >"$(dsys "$s")/align"
 	set_size "$s" $K64
 	fill+=("$s")
@@ -111,7 +112,7 @@ for ((k = 0; k < 130; k += 2)); do
 	set_size "${fill[$k]}" 0
 	echo "${fill[$k]}" >"$R/delete"
 done
-big=$(cat "$R/seed")
+big=$(<"$R/seed")
 echo 4096 >"$(dsys "$big")/align"
 set_size "$big" $((64 * K64))
 check_eq "64 holes make 64 extents" 64 "$(nr_extents "$big")"

@@ -10,8 +10,8 @@ guest_only
 
 M=$MiB
 p2p_setup
-S=$(cat "$R/seed"); set_size "$S" $((64 * M))
-U=$(cat "$R/seed"); echo 4096 >"$(dsys "$U")/align"; set_size "$U" $((32 * M))
+S=$(<"$R/seed"); set_size "$S" $((64 * M))
+U=$(<"$R/seed"); echo 4096 >"$(dsys "$U")/align"; set_size "$U" $((32 * M))
 end=$((SECONDS + 8))
 
 toucher() {	# DEV LEN
@@ -34,7 +34,7 @@ resizer() {	# DEV SMALL BIG
 churner() {
 	local n=0 d
 	while [ $SECONDS -lt $end ]; do
-		d=$(cat "$R/seed")
+		d=$(<"$R/seed")
 		[ -n "$d" ] || continue
 		echo $((2 * M)) >"$(dsys "$d")/size" 2>/dev/null || continue
 		cat "$(dsys "$d")/extents" "$R/available_size" >/dev/null
@@ -60,15 +60,15 @@ resizer "$U" $((16 * M)) $((32 * M)) >/run/iopmem/r2 &
 churner >/run/iopmem/c &
 reader >/run/iopmem/rd &
 wait
-diag "touch runs: $(cat /run/iopmem/t1) + $(cat /run/iopmem/t2); resizes (refused): $(cat /run/iopmem/r1) / $(cat /run/iopmem/r2); create+delete: $(cat /run/iopmem/c); reads: $(cat /run/iopmem/rd)"
-check "faulting ran" test "$(cat /run/iopmem/t1)" -gt 0
+diag "touch runs: $(</run/iopmem/t1) + $(</run/iopmem/t2); resizes (refused): $(</run/iopmem/r1) / $(</run/iopmem/r2); create+delete: $(</run/iopmem/c); reads: $(</run/iopmem/rd)"
+check "faulting ran" test "$(</run/iopmem/t1)" -gt 0
 check "resizing ran" test "$(cut -d' ' -f1 /run/iopmem/r1)" -gt 0
-check "create/delete ran" test "$(cat /run/iopmem/c)" -gt 0
+check "create/delete ran" test "$(</run/iopmem/c)" -gt 0
 check_region "the storm" "$a"
 check_store "devices still resize" OK "$(dsys "$S")/size" $((32 * M))
 touch_quiet() { "$BIN/p2pmap" touch "$@" >/dev/null; }
 check "and still map" touch_quiet "/dev/$S" $((32 * M))
-n=$(cat "$R/seed")
+n=$(<"$R/seed")
 set_size "$n" $((64 * M))
 check "memory freed in the storm reads zero in a new device" "$BIN/p2pmap" zero "/dev/$n" 0 $((64 * M))
 p2p_unbind "$a"

@@ -10,7 +10,7 @@ M=$MiB
 p2p_setup
 t1=p2pdax$id.0
 set_size "$t1" $((32 * M))
-t2=$(cat "$R/seed")
+t2=$(<"$R/seed")
 set_size "$t2" $((32 * M))
 
 # ---- owner and mode ----------------------------------------------------------------

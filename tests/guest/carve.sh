@@ -23,7 +23,7 @@ d0=p2pdax$id.0 d1=p2pdax$id.1 d2=p2pdax$id.2 d3=p2pdax$id.3
 
 # ---- seed -------------------------------------------------------------------
 check_eq "exactly one device at bind" "$d0" "$(region_devs "$a" | tr '\n' ' ' | sed 's/ $//')"
-check_eq "it is the seed" "$d0" "$(cat "$R/seed")"
+check_eq "it is the seed" "$d0" "$(<"$R/seed")"
 check_eq "the seed has size 0" 0 "$(dsize "$d0")"
 check_eq "the seed has no extents" 0 "$(nr_extents "$d0")"
 check_eq "node /dev/$d0 is root:root 0600" "root:root 600" "$(stat -c '%U:%G %a' "/dev/$d0")"
@@ -35,13 +35,13 @@ check_match "numa_node is a node number" '^-?[0-9]+$' "$(dattr "$d0" numa_node)"
 check_region "bind" "$a"
 
 set_size "$d0" $((32 * M))
-check_eq "sizing the seed plants a new seed" "$d1" "$(cat "$R/seed")"
+check_eq "sizing the seed plants a new seed" "$d1" "$(<"$R/seed")"
 check_eq "sized seed got its size" $((32 * M)) "$(dsize "$d0")"
 check_eq "first device starts at the region start" "$(region_attr "$a" resource)" "$(dattr "$d0" resource)"
 check "BAR junk was scrubbed: the new device reads zero" "$BIN/p2pmap" zero "/dev/$d0" 0 $((32 * M))
 check_region "seed sized" "$a"
 check_store "create with a seed present is a no-op" OK "$R/create" 1
-check_eq "still the same seed" "$d1" "$(cat "$R/seed")"
+check_eq "still the same seed" "$d1" "$(<"$R/seed")"
 
 # ---- in-place growth ----------------------------------------------------------
 set_size "$d0" $((48 * M))
@@ -102,25 +102,25 @@ check "...and are still in the host file" check_bytes "$a" "$d1" 1
 check_region "partial trim" "$a"
 
 # ---- scrub: a new device over d2's old range reads zero ------------------------
-s=$(cat "$R/seed")
+s=$(<"$R/seed")
 set_size "$s" $((32 * M))
 check "new device over freed, dirty ranges reads zero" "$BIN/p2pmap" zero "/dev/$s" 0 $((32 * M))
 check_region "scrubbed growth" "$a"
 
 # ---- full region ----------------------------------------------------------------
-s=$(cat "$R/seed")
+s=$(<"$R/seed")
 avail=$(region_attr "$a" available_size)
 check_store "more than available: ENOSPC" ENOSPC "$(dsys "$s")/size" $((avail + 2 * M))
 check_eq "refused growth changed nothing" 0 "$(dsize "$s")"
 check_store "all that is available" OK "$(dsys "$s")/size" "$avail"
 check_eq "region is full" 0 "$(region_attr "$a" available_size)"
-check_eq "no seed when the region is full" "" "$(cat "$R/seed")"
+check_eq "no seed when the region is full" "" "$(<"$R/seed")"
 check_store "create on a full region: ENOSPC" ENOSPC "$R/create" 1
 check_store "growing anything on a full region: ENOSPC" ENOSPC "$(dsys "$d1")/size" $(($(dsize "$d1") + 2 * M))
 check_region "full region" "$a"
 set_size "$s" $((avail - 4 * M))
 check_store "create after space returns" OK "$R/create" 1
-check_match "a new seed appears" '^p2pdax[0-9]+\.[0-9]+$' "$(cat "$R/seed")"
+check_match "a new seed appears" '^p2pdax[0-9]+\.[0-9]+$' "$(<"$R/seed")"
 check_region "space returned" "$a"
 
 # ---- teardown with a mapping held --------------------------------------------------

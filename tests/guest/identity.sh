@@ -14,7 +14,7 @@ check "bind card 1" p2p_bind "$b"
 
 names=() devts=()
 for i in $(seq 20); do
-	d=$(cat "$R/seed")
+	d=$(<"$R/seed")
 	set_size "$d" $((2 * MiB))
 	names+=("$d")
 	devts+=("$(stat -c '%t:%T' "/dev/$d")")
@@ -29,22 +29,22 @@ mknod /run/iopmem/stale c $((0x${old%:*})) $((0x${old#*:}))
 check_match "the deleted device's major:minor opens no device" "No such device|No such device or address" \
 	"$(exec 2>&1; : <>/run/iopmem/stale)"
 rm -f /run/iopmem/stale
-last=$(cat "$R/seed")
+last=$(<"$R/seed")
 p2p_unbind "$a"
 check "rebind card 0" p2p_bind "$a"
 check_eq "the same region id after rebind" "$id" "$(region_attr "$a" id)"
-seed=$(cat "$R/seed")
+seed=$(<"$R/seed")
 check "device numbers go on after a rebind ($last, then $seed)" \
 	test "${seed##*.}" -gt "${last##*.}"
 check "...and no earlier name comes back" sh -c "! printf '%s\n' ${names[*]} | grep -qx '$seed'"
 
 # ---- labels --------------------------------------------------------------------------
-d=$(cat "$R/seed")
+d=$(<"$R/seed")
 set_size "$d" $((4 * MiB))
 L=$(dsys "$d")/label
-check_eq "a new device has no label" "" "$(cat "$L")"
+check_eq "a new device has no label" "" "$(<"$L")"
 check_store "label: letters, digits, '.', '_', '-'" OK "$L" "tenant-A.1_x"
-check_eq "the label reads back" "tenant-A.1_x" "$(cat "$L")"
+check_eq "the label reads back" "tenant-A.1_x" "$(<"$L")"
 check_match "the uevent carries it" "P2PDAX_LABEL=tenant-A.1_x" "$(cat "$(dsys "$d")/uevent")"
 check_store "label with a space: EINVAL" EINVAL "$L" "a b"
 check_store "label with a slash: EINVAL" EINVAL "$L" "a/b"
@@ -54,20 +54,20 @@ check_store "label starting with '-': EINVAL" EINVAL "$L" "-x"
 check_store "label of 64 characters: EINVAL" EINVAL "$L" "$(printf 'a%.0s' $(seq 64))"
 check_store "label of 63 characters: OK" OK "$L" "$(printf 'b%.0s' $(seq 63))"
 check_store "label back" OK "$L" "tenant-A.1_x"
-check_eq "refused labels changed nothing" "tenant-A.1_x" "$(cat "$L")"
-e=$(cat "$Rb/seed")
+check_eq "refused labels changed nothing" "tenant-A.1_x" "$(<"$L")"
+e=$(<"$Rb/seed")
 set_size "$e" $((2 * MiB))
 check_store "the same label on another card's device: EEXIST" EEXIST "$(dsys "$e")/label" "tenant-A.1_x"
 check_eq "...which keeps no label" "" "$(cat "$(dsys "$e")/label")"
 check_store "the same label on the same device again: OK" OK "$L" "tenant-A.1_x"
 check_store "an empty line removes the label" OK "$L" $'\n'
-check_eq "no label now" "" "$(cat "$L")"
+check_eq "no label now" "" "$(<"$L")"
 check "no P2PDAX_LABEL in the uevent" sh -c "! grep -q P2PDAX_LABEL '$(dsys "$d")/uevent'"
 check_store "label again" OK "$L" "tenant-A.1_x"
 set_size "$d" 0
 echo "$d" >"$R/delete"
 check_store "a deleted device's label is free again" OK "$(dsys "$e")/label" "tenant-A.1_x"
-check_store "the label of a zero-size seed" OK "$(dsys "$(cat "$R/seed")")/label" "seedling"
+check_store "the label of a zero-size seed" OK "$(dsys "$(<"$R/seed")")/label" "seedling"
 check_eq "label is root-writable, world-readable (0644)" 644 "$(stat -c %a "$(dsys "$e")/label")"
 set_size "$e" 0
 echo "$e" >"$Rb/delete"

@@ -40,9 +40,9 @@ check_store "bar=6 is refused" EINVAL $P/bar 6
 check_store "bar=-2 is refused" EINVAL $P/bar -2
 check_store "bar=x is refused" EINVAL $P/bar x
 check_store "bar= (empty) is refused" EINVAL $P/bar $'\n'
-check_eq "bar parameter unchanged" -1 "$(cat $P/bar)"
+check_eq "bar parameter unchanged" -1 "$(<$P/bar)"
 check_store "cache=wt is refused" EINVAL $P/cache wt
-check_eq "cache parameter unchanged" wc "$(cat $P/cache)"
+check_eq "cache parameter unchanged" wc "$(<$P/cache)"
 
 # unbind and rebind
 start_a=$(printf '%016x' "$(region_attr "$a" resource)")

@@ -87,7 +87,7 @@ trap 'rc=$?; cleanup; (exit $rc); t_done' EXIT
 # card 1: a tenant that stays mapped through every cycle of card 0
 check "bind card 1" p2p_bind "$b"
 Rb=$(region_dir "$b")
-keep=$(cat "$Rb/seed")
+keep=$(<"$Rb/seed")
 set_size "$keep" $((32 * M))
 hold keep "/dev/$keep" $((4 * M))
 read -r -t 60 line <&"$keep_out" || line=
@@ -125,7 +125,7 @@ for ((c = 1; c <= CYCLES; c++)); do
 	pin_stop
 	PIN_PID=
 	[ "$(tail -n1 /run/iopmem/pin.out)" = released ] ||
-		{ fail "cycle $c: the pin holder deregisters during removal" "$(cat /run/iopmem/pin.out)"; good=0; }
+		{ fail "cycle $c: the pin holder deregisters during removal" "$(</run/iopmem/pin.out)"; good=0; }
 	if [ "$good" = 1 ] || card_present; then
 		qmp_wait_event '"event": "DEVICE_DELETED".*"device": "card0"' 60 ||
 			{ fail "cycle $c: QEMU reports card0 deleted"; break; }

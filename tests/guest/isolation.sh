@@ -17,8 +17,8 @@ check "bind a 2 GiB card" p2p_bind "$a"
 # scenario ALIGN SIZE OP NEWSIZE
 scenario() {
 	local align=$1 size=$2 op=$3 newsize=$4 d out want
-	[ -n "$(cat "$R/seed")" ] || echo 1 >"$R/create"
-	d=$(cat "$R/seed")
+	[ -n "$(<"$R/seed")" ] || echo 1 >"$R/create"
+	d=$(<"$R/seed")
 	echo "$align" >"$(dsys "$d")/align"
 	set_size "$d" "$size"
 	out=$("$BIN/p2pisol" "/dev/$d" "$(dsys "$d")/size" "$op" "$newsize" 2>&1) || true

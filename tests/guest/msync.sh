@@ -21,7 +21,7 @@ for mode in wb wc uc; do
 	echo "$mode" >/sys/module/iopmem/parameters/cache
 	check "bind with cache=$mode" p2p_bind "$a"
 	check_eq "region is $mode" "$mode" "$(region_attr "$a" cache_mode)"
-	d=$(cat "$R/seed")
+	d=$(<"$R/seed")
 	echo >"$T/trace"
 	set_size "$d" $((8 * MiB))
 	n=$(flushes)
