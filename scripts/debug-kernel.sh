@@ -14,10 +14,13 @@
 # and the build dependencies).  Config: x86_64_defconfig + kvm_guest.config +
 # scripts/debug-kernel/trim.config + scripts/debug-kernel/debug.config; every
 # line of debug.config must survive olddefconfig.  Everything is built in.
+# scripts/debug-kernel/patches/*.patch are applied to the source first: fixes
+# for bugs of other drivers that the debug options report (each patch says
+# which report and why), so that every report left is one to look at.
 #
 # The result is cached outside the repository in
 # ${IOPMEM_CACHE:-/var/cache/iopmem}/debug-kernel/KEY, KEY = the source
-# package's version + a hash of the config fragments and of RECIPE, so a change
+# package's version + a hash of the config fragments, the patches and RECIPE, so a change
 # to either builds a new kernel and an unchanged one never rebuilds.  RECIPE
 # must be bumped by hand when build() changes what it produces; the
 # compiler is Debian 12's gcc-12 throughout.
@@ -42,7 +45,8 @@ key() {
 	v=$(dpkg-query -W -f='${Version}' linux-source-6.1 2>/dev/null) ||
 		die "linux-source-6.1 is not installed (scripts/install-deps.sh debug)"
 	[ -r "$TARBALL" ] || die "$TARBALL is missing (scripts/install-deps.sh debug)"
-	h=$( (echo "recipe $RECIPE"; cat "$FRAG/debug.config" "$FRAG/trim.config") | sha256sum | cut -c1-12)
+	h=$( (echo "recipe $RECIPE"; cat "$FRAG/debug.config" "$FRAG/trim.config" "$FRAG"/patches/*.patch) |
+		sha256sum | cut -c1-12)
 	echo "$v-$h"
 }
 
@@ -110,6 +114,10 @@ build() {
 	mv "$src" "$tmp/build"
 	src=$tmp/build
 	jobs=$(nproc)
+	for p in "$FRAG"/patches/*.patch; do
+		patch -d "$src" -p1 --forward --quiet <"$p" >>"$tmp/build.log" 2>&1 ||
+			die "$(basename "$p") does not apply (log: $tmp/build.log)"
+	done
 	{
 		make -C "$src" x86_64_defconfig
 		(cd "$src" && scripts/kconfig/merge_config.sh -m .config \

@@ -3,12 +3,18 @@
 # Hot-unplug: QMP device_del of card 0 while a tenant has it mapped (the
 # tenant gets SIGBUS on its next access) and RDMA-pinned (the removal waits,
 # names the holder and completes once the MR is released), then device_add
-# and bind again; 20 times.  Card 1's tenant keeps its mapping throughout
-# and its bytes, read from the host's backing file, never change.
+# and bind again; 20 times (IOPMEM_HOTPLUG_CYCLES).  Card 1's tenant keeps
+# its mapping throughout and its bytes, read from the host's backing file,
+# never change.
 . "$(dirname "$0")/../common"
 guest_only
 
-CYCLES=20
+# IOPMEM_HOTPLUG_CYCLES: fewer (CI's run on the debug kernel) or more cycles
+CYCLES=${IOPMEM_HOTPLUG_CYCLES:-20}
+if ! [[ $CYCLES =~ ^[1-9][0-9]{0,2}$ ]]; then
+	fail "IOPMEM_HOTPLUG_CYCLES is a number of cycles from 1 to 999" "got '$CYCLES'"
+	exit 1
+fi
 M=$((1 << 20))
 a=$(card 0) b=$(card 1)
 qmp_open || { fail "the guest's QMP monitor answers"; exit 1; }
@@ -116,7 +122,10 @@ for ((c = 1; c <= CYCLES; c++)); do
 	fi
 	dmesg_has "$mark" "teardown waits for 4096 pinned pages" ||
 		{ fail "cycle $c: dmesg counts the pinned pages"; good=0; }
-	if qmp_wait_event '"event": "DEVICE_DELETED".*"device": "card0"' 3 >/dev/null; then
+	# QEMU must not report the card gone while the pin is held: watched for
+	# 3 s in the first cycle, 1 s in the others (the wait itself is proven
+	# by the message above and by the card being there after it)
+	if qmp_wait_event '"event": "DEVICE_DELETED".*"device": "card0"' $((c == 1 ? 3 : 1)) >/dev/null; then
 		fail "cycle $c: card 0 is not removed while pinned"
 		good=0
 	fi
