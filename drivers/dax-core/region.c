@@ -77,11 +77,21 @@ static void p2pdax_region_release(struct kref *kref)
 
 	WARN_ON_ONCE(!xa_empty(&region->devnums));
 	xa_destroy(&region->devnums);
+	kfree(region);
+}
+
+/*
+ * Give the id of a region whose devices are all unregistered (their names
+ * and nodes are gone; open files may still hold the objects) to the next
+ * region, with the device number to go on from: the card bound again gets
+ * its id back whoever still holds a file of the old devices.
+ */
+static void p2pdax_region_free_id(struct p2pdax_region *region)
+{
 	/* Nothing to do if this fails: numbering restarts at 0 for the id. */
 	xa_store(&p2pdax_region_next_n, region->id,
 		 xa_mk_value(region->next_n), GFP_KERNEL);
 	ida_free(&p2pdax_region_ida, region->id);
-	kfree(region);
 }
 
 void p2pdax_region_get(struct p2pdax_region *region)
@@ -309,6 +319,7 @@ static void p2pdax_region_unregister(void *data)
 		p2pdax_dev_unregister(ddev);
 	}
 	dev_set_drvdata(region->parent, NULL);
+	p2pdax_region_free_id(region);
 	p2pdax_region_put(region);
 }
 
