@@ -14,7 +14,13 @@
  * ddev->fault_sem is taken for read by mmap, fsync and the fault handler and
  * for write by whatever changes what a device maps (its extents, size,
  * liveness), so faults never see a half-made change.  p2pdax_label_lock
- * (device.c), innermost, protects device labels.  Nothing takes
+ * (device.c), innermost, protects device labels.
+ *
+ * Files: alloc.c is the allocator (a region's memory, devices' extents,
+ * which are also the index, zeroing, pins); fault.c the file operations
+ * and faults; device.c device objects and their sysfs; region.c region
+ * objects and theirs; core.c the module (class, chrdev, minors, inodes).
+ * Calls go region.c -> device.c -> fault.c/alloc.c, never back.  Nothing takes
  * region->lock while holding fault_sem or mmap_lock, nor resize_lock while
  * holding region->lock.
  */
@@ -110,16 +116,15 @@ struct p2pdax_extent {
  * @resize_lock: serialises size and align changes of this device (see the
  *	lock order at the top of this file)
  * @fault_sem: see the lock order at the top of this file; held for write
- *	to change @dead, @size, @align, @extents and @xa
+ *	to change @dead, @size, @align and @extents
  * @dead: deleted or torn down: stores fail, faults get SIGBUS
  * @growing: a grow is zeroing memory for the device (region->lock): it
  *	cannot be deleted meanwhile
  * @size: bytes; a multiple of @align
  * @align: mapping granularity (PAGE_SIZE, 2 MiB or 1 GiB)
  * @nr_extents: entries used in @extents, in page-offset order
- * @extents: the physical extents
- * @xa: page offset -> extent index, as multi-order entries, so that a fault
- *	finds its extent without scanning
+ * @extents: the physical extents, laid end to end in page-offset order:
+ *	also the device's index (a binary search, __p2pdax_pgoff_to_phys())
  * @label: the tenant's name for the device, unique among live devices
  *	("" for none); protected by p2pdax_label_lock (device.c)
  * @label_node: entry in the list of labelled devices (p2pdax_label_lock)
@@ -142,7 +147,6 @@ struct p2pdax_dev {
 	unsigned long align;
 	int nr_extents;
 	struct p2pdax_extent extents[P2PDAX_MAX_EXTENTS];
-	struct xarray xa;
 	char label[P2PDAX_LABEL_MAX + 1];
 	struct list_head label_node;
 	spinlock_t holder_lock;	/* protects holder */
@@ -159,11 +163,19 @@ static inline resource_size_t p2pdax_region_size(const struct p2pdax_region *r)
 	return resource_size(&r->res);
 }
 
-/* region.c */
+/* alloc.c */
 resource_size_t __p2pdax_region_available(struct p2pdax_region *region);
 void p2pdax_region_get(struct p2pdax_region *region);
 void p2pdax_region_put(struct p2pdax_region *region);
-void p2pdax_regions_exit(void);
+phys_addr_t __p2pdax_pgoff_to_phys(struct p2pdax_dev *ddev, pgoff_t pgoff);
+void p2pdax_publish(struct p2pdax_region *region, phys_addr_t start, u64 len);
+void __p2pdax_revoke(struct p2pdax_dev *ddev, u64 start, u64 len);
+int __p2pdax_dev_resize(struct p2pdax_dev *ddev, u64 size);
+void __p2pdax_dev_release_extents(struct p2pdax_dev *ddev);
+void p2pdax_wait_unpinned(struct p2pdax_region *region);
+
+/* fault.c */
+extern const struct file_operations p2pdax_fops;
 
 /* device.c */
 int p2pdax_dev_resize(struct p2pdax_dev *ddev, u64 size);
@@ -171,9 +183,10 @@ struct p2pdax_dev *__p2pdax_dev_create(struct p2pdax_region *region);
 int __p2pdax_dev_delete(struct p2pdax_dev *ddev);
 void __p2pdax_dev_kill(struct p2pdax_dev *ddev);
 void p2pdax_dev_unregister(struct p2pdax_dev *ddev);
-void __p2pdax_dev_release_extents(struct p2pdax_dev *ddev);
-void p2pdax_wait_unpinned(struct p2pdax_region *region);
 int p2pdax_dev_uevent(P2PDAX_CLASS_DEV *dev, struct kobj_uevent_env *env);
+
+/* region.c */
+void p2pdax_regions_exit(void);
 
 /* core.c */
 extern struct class *p2pdax_class;

@@ -59,27 +59,6 @@ void p2pdax_regions_exit(void)
 	xa_destroy(&p2pdax_region_next_n);
 }
 
-resource_size_t __p2pdax_region_available(struct p2pdax_region *region)
-{
-	resource_size_t used = 0;
-	struct resource *res;
-
-	lockdep_assert_held(&region->lock);
-	for (res = region->res.child; res; res = res->sibling)
-		used += resource_size(res);
-	return p2pdax_region_size(region) - used;
-}
-
-static void p2pdax_region_release(struct kref *kref)
-{
-	struct p2pdax_region *region =
-		container_of(kref, struct p2pdax_region, kref);
-
-	WARN_ON_ONCE(!xa_empty(&region->devnums));
-	xa_destroy(&region->devnums);
-	kfree(region);
-}
-
 /*
  * Give the id of a region whose devices are all unregistered (their names
  * and nodes are gone; open files may still hold the objects) to the next
@@ -92,16 +71,6 @@ static void p2pdax_region_free_id(struct p2pdax_region *region)
 	xa_store(&p2pdax_region_next_n, region->id,
 		 xa_mk_value(region->next_n), GFP_KERNEL);
 	ida_free(&p2pdax_region_ida, region->id);
-}
-
-void p2pdax_region_get(struct p2pdax_region *region)
-{
-	kref_get(&region->kref);
-}
-
-void p2pdax_region_put(struct p2pdax_region *region)
-{
-	kref_put(&region->kref, p2pdax_region_release);
 }
 
 /* ---- the dax_region attribute group on the provider's device ---- */

@@ -1,0 +1,569 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dax-core's allocator: a region's memory and how its devices hold it.
+ *
+ * A device is a list of physical extents (children of the region's
+ * resource) laid end to end in page-offset order; the extents are also the
+ * index that turns a page offset into a physical address.  Growing takes
+ * free space first-fit in address order; shrinking trims from the highest
+ * page offset.  Memory is zeroed before a device can map it, mappings of a
+ * removed range are zapped first, and a range with outstanding page
+ * references (pins) is never given up.  The region's state lives as long as
+ * any device object refers to it.  See Documentation/design.rst.
+ */
+#include <linux/delay.h>
+#include <linux/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/sizes.h>
+#include <linux/slab.h>
+
+#include "dax-core.h"
+
+/* ---- the region ----------------------------------------------------------- */
+
+/**
+ * __p2pdax_region_available() - bytes of a region no device holds
+ * @region: the region, locked
+ *
+ * Return: the free bytes, whatever their alignment.
+ */
+resource_size_t __p2pdax_region_available(struct p2pdax_region *region)
+{
+	resource_size_t used = 0;
+	struct resource *res;
+
+	lockdep_assert_held(&region->lock);
+	for (res = region->res.child; res; res = res->sibling)
+		used += resource_size(res);
+	return p2pdax_region_size(region) - used;
+}
+
+static void p2pdax_region_release(struct kref *kref)
+{
+	struct p2pdax_region *region =
+		container_of(kref, struct p2pdax_region, kref);
+
+	WARN_ON_ONCE(!xa_empty(&region->devnums));
+	xa_destroy(&region->devnums);
+	kfree(region);
+}
+
+/* A device object holds its region's state (see struct p2pdax_region). */
+void p2pdax_region_get(struct p2pdax_region *region)
+{
+	kref_get(&region->kref);
+}
+
+void p2pdax_region_put(struct p2pdax_region *region)
+{
+	kref_put(&region->kref, p2pdax_region_release);
+}
+
+/* ---- extents and the index ------------------------------------------------ */
+
+static struct p2pdax_extent *__p2pdax_last_extent(struct p2pdax_dev *ddev)
+{
+	return ddev->nr_extents ? &ddev->extents[ddev->nr_extents - 1] : NULL;
+}
+
+/**
+ * __p2pdax_pgoff_to_phys() - where a device page is
+ * @ddev: the device; the caller holds its fault_sem
+ * @pgoff: the device page offset
+ *
+ * The extents are laid end to end in page-offset order, so a binary search
+ * over them (at most 64: six steps) finds the one holding @pgoff.  This is
+ * the device's whole index: its memory depends on the number of extents,
+ * not on the device's size.
+ *
+ * Return: the physical address, or PHYS_ADDR_MAX past the device's end.
+ */
+phys_addr_t __p2pdax_pgoff_to_phys(struct p2pdax_dev *ddev, pgoff_t pgoff)
+{
+	int lo = 0, hi = ddev->nr_extents;
+	struct p2pdax_extent *ext;
+
+	if (!hi || pgoff < ddev->extents[0].pgoff)
+		return PHYS_ADDR_MAX;
+	/* the last extent whose first page is <= @pgoff */
+	while (hi - lo > 1) {
+		int mid = lo + (hi - lo) / 2;
+
+		if (ddev->extents[mid].pgoff <= pgoff)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	ext = &ddev->extents[lo];
+	if (pgoff - ext->pgoff >= resource_size(ext->res) >> PAGE_SHIFT)
+		return PHYS_ADDR_MAX;
+	return ext->res->start + ((phys_addr_t)(pgoff - ext->pgoff) << PAGE_SHIFT);
+}
+
+/*
+ * Give back everything past @new_size, from the highest page offset down.
+ * Mappings must already be zapped and the range unpinned.
+ */
+static void __p2pdax_dev_trim(struct p2pdax_dev *ddev, u64 new_size)
+{
+	struct p2pdax_region *region = ddev->region;
+	pgoff_t keep = new_size >> PAGE_SHIFT;
+	struct p2pdax_extent *ext;
+
+	lockdep_assert_held(&region->lock);
+	lockdep_assert_held_write(&ddev->fault_sem);
+
+	while ((ext = __p2pdax_last_extent(ddev))) {
+		resource_size_t len = resource_size(ext->res);
+		pgoff_t end = ext->pgoff + (len >> PAGE_SHIFT);
+
+		if (end <= keep)
+			break;
+		if (ext->pgoff >= keep) {
+			__release_region(&region->res, ext->res->start, len);
+			ext->res = NULL;
+			ddev->nr_extents--;
+			continue;
+		}
+		adjust_resource(ext->res, ext->res->start,
+				(resource_size_t)(keep - ext->pgoff) << PAGE_SHIFT);
+		break;
+	}
+	ddev->size = new_size;
+}
+
+/*
+ * Make the CPU's stores to [@start, @start + @len) of @region visible to
+ * peers, which read the BAR without snooping CPU caches: write back the
+ * cache lines (WB), drain the write-combining buffers and read back so that
+ * posted writes reach the card (WC), or just order (UC).
+ */
+void p2pdax_publish(struct p2pdax_region *region, phys_addr_t start, u64 len)
+{
+	u8 *p = region->kaddr + (start - region->res.start);
+
+	if (!len)
+		return;
+	switch (region->cache) {
+	case P2PDAX_CACHE_WB:
+		while (len) {
+			u64 n = min_t(u64, len, SZ_2M);
+
+			clflush_cache_range(p, n);
+			p += n;
+			len -= n;
+			cond_resched();
+		}
+		break;
+	case P2PDAX_CACHE_WC:
+		/* sfence: the WC buffers drain before the read-back */
+		wmb();
+		(void)READ_ONCE(p[len - 1]);
+		break;
+	default:
+		/* UC: stores are not buffered; order them before what follows */
+		mb();
+		break;
+	}
+}
+
+/*
+ * Zero [@start, @start + @len) of @ddev's region through the kernel mapping
+ * and publish the zeroes.  Gives up (-ENXIO, -EINTR) when the device or the
+ * region dies or the task is killed, so that nothing waits long for it.
+ *
+ * The stores are 64-bit (memset64): x86's memset() is "rep stosb" on CPUs
+ * with ERMS, and on a UC mapping fast strings are off, so every byte would
+ * be a bus transaction of its own.  Ranges are multiples of 4 KiB.
+ */
+static int p2pdax_scrub(struct p2pdax_dev *ddev, resource_size_t start,
+			resource_size_t len)
+{
+	struct p2pdax_region *region = ddev->region;
+	void *p = region->kaddr + (start - region->res.start);
+	resource_size_t pos = start;
+
+	while (len) {
+		resource_size_t n = min_t(resource_size_t, len, SZ_2M);
+
+		if (READ_ONCE(ddev->dead) || READ_ONCE(region->dead))
+			return -ENXIO;
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		memset64(p, 0, n / sizeof(u64));
+		p2pdax_publish(region, pos, n);
+		p += n;
+		pos += n;
+		len -= n;
+		cond_resched();
+	}
+	return 0;
+}
+
+/*
+ * Revoke user mappings of device bytes [@start, @start + @len) (@len 0: to
+ * the end), then flush every TLB: an entry the core mm cleared without a
+ * flush of its own (a path that walked a huge entry it did not understand,
+ * or a concurrent zap that has not flushed yet) must not outlive the
+ * revocation either.
+ */
+void __p2pdax_revoke(struct p2pdax_dev *ddev, u64 start, u64 len)
+{
+	lockdep_assert_held_write(&ddev->fault_sem);
+	unmap_mapping_range(ddev->inode->i_mapping, start, len, 1);
+	p2pdax_flush_tlb_all();
+}
+
+/*
+ * Free space usable at @align: walk the gaps between the region's
+ * allocations in address order and call @fn on each aligned piece until it
+ * returns non-zero.
+ */
+static int __p2pdax_for_each_gap(struct p2pdax_region *region,
+				 unsigned long align,
+				 int (*fn)(resource_size_t start,
+					   resource_size_t len, void *arg),
+				 void *arg)
+{
+	resource_size_t pos = region->res.start;
+	struct resource *child = region->res.child;
+	int rc;
+
+	lockdep_assert_held(&region->lock);
+	for (;;) {
+		resource_size_t end = child ? child->start : region->res.end + 1;
+		resource_size_t start = ALIGN(pos, align);
+
+		if (end > start && end - start >= align) {
+			rc = fn(start, ALIGN_DOWN(end - start, align), arg);
+			if (rc)
+				return rc;
+		}
+		if (!child)
+			return 0;
+		pos = child->end + 1;
+		child = child->sibling;
+	}
+}
+
+/*
+ * How a device grows: under region->lock, a dry run finds the space, then
+ * the pieces are claimed (requested as children of the region's resource, so
+ * nobody else can take them); the lock is dropped while they are zeroed,
+ * then retaken to publish them as the device's extents.
+ */
+struct p2pdax_grow_plan {
+	struct p2pdax_dev *ddev;
+	u64 want;		/* bytes still to place */
+	resource_size_t end;	/* end of the space placed so far, or 0 */
+	int new_extents;	/* extents the plan adds */
+	bool claim;		/* false: only count; true: claim */
+	int nr_claims;
+	struct resource *claims[P2PDAX_MAX_EXTENTS + 1];
+};
+
+static int p2pdax_grow_gap(resource_size_t start, resource_size_t len,
+			   void *arg)
+{
+	struct p2pdax_grow_plan *plan = arg;
+	struct p2pdax_dev *ddev = plan->ddev;
+	resource_size_t take = min_t(u64, len, plan->want);
+	struct resource *res;
+
+	if (!plan->end || plan->end != start)
+		plan->new_extents++;
+	plan->end = start + take;
+	if (plan->claim) {
+		/*
+		 * The dry run found this space under the same lock: only the
+		 * resource's allocation can fail.
+		 */
+		res = __request_region(&ddev->region->res, start, take,
+				       dev_name(&ddev->dev), 0);
+		if (!res)
+			return -ENOMEM;
+		plan->claims[plan->nr_claims++] = res;
+	}
+	plan->want -= take;
+	return plan->want == 0;
+}
+
+/* Give back the claims the device has not taken in (the non-NULL ones). */
+static void __p2pdax_release_claims(struct p2pdax_region *region,
+				    struct p2pdax_grow_plan *plan)
+{
+	int i;
+
+	lockdep_assert_held(&region->lock);
+	for (i = 0; i < plan->nr_claims; i++) {
+		struct resource *res = plan->claims[i];
+
+		if (res)
+			__release_region(&region->res, res->start,
+					 resource_size(res));
+		plan->claims[i] = NULL;
+	}
+}
+
+/*
+ * Append a claimed, zeroed piece to the device; fault_sem held for write.
+ * *@claim becomes NULL once the device has taken it in (or it was given back).
+ */
+static int __p2pdax_dev_append(struct p2pdax_dev *ddev, struct resource **claim)
+{
+	struct p2pdax_region *region = ddev->region;
+	struct p2pdax_extent *last = __p2pdax_last_extent(ddev);
+	struct resource *res = *claim;
+	resource_size_t start = res->start, len = resource_size(res);
+	pgoff_t pgoff = ddev->size >> PAGE_SHIFT;
+	int rc;
+
+	lockdep_assert_held(&region->lock);
+	lockdep_assert_held_write(&ddev->fault_sem);
+	if (last && last->res->end + 1 == start) {
+		/* In place: the last extent grows over the claim. */
+		__release_region(&region->res, start, len);
+		*claim = NULL;
+		rc = adjust_resource(last->res, last->res->start,
+				     resource_size(last->res) + len);
+		if (WARN_ON_ONCE(rc))
+			return rc;
+	} else {
+		if (WARN_ON_ONCE(ddev->nr_extents == P2PDAX_MAX_EXTENTS))
+			return -ENOSPC;
+		ddev->extents[ddev->nr_extents++] = (struct p2pdax_extent) {
+			.res = res,
+			.pgoff = pgoff,
+		};
+		*claim = NULL;
+	}
+	ddev->size += len;
+	return 0;
+}
+
+/*
+ * Grow @ddev to @new_size.  Called with region->lock held, and returns with
+ * it held, but drops it while the new memory is zeroed (resize_lock keeps
+ * other size changes of the device out meanwhile).
+ */
+static int __p2pdax_dev_grow(struct p2pdax_dev *ddev, u64 new_size)
+{
+	struct p2pdax_region *region = ddev->region;
+	struct p2pdax_extent *last = __p2pdax_last_extent(ddev);
+	resource_size_t end = last ? last->res->end + 1 : 0;
+	struct p2pdax_grow_plan *plan;
+	u64 old_size = ddev->size;
+	int i, rc = 0;
+
+	lockdep_assert_held(&ddev->resize_lock);
+	lockdep_assert_held(&region->lock);
+	plan = kzalloc(sizeof(*plan), GFP_KERNEL);
+	if (!plan)
+		return -ENOMEM;
+	*plan = (struct p2pdax_grow_plan) {
+		.ddev = ddev,
+		.want = new_size - old_size,
+		.end = end,
+	};
+	/* First a dry run, so that a refusal changes nothing. */
+	__p2pdax_for_each_gap(region, ddev->align, p2pdax_grow_gap, plan);
+	if (plan->want ||
+	    ddev->nr_extents + plan->new_extents > P2PDAX_MAX_EXTENTS) {
+		rc = -ENOSPC;
+		goto out_free;
+	}
+	plan->want = new_size - old_size;
+	plan->end = end;
+	plan->claim = true;
+	rc = __p2pdax_for_each_gap(region, ddev->align, p2pdax_grow_gap, plan);
+	if (rc < 0 || plan->want) {
+		__p2pdax_release_claims(region, plan);
+		rc = rc < 0 ? rc : -ENOSPC;
+		goto out_free;
+	}
+	rc = 0;
+
+	WRITE_ONCE(region->scrubbing, region->scrubbing + 1);
+	ddev->growing = true;
+	mutex_unlock(&region->lock);
+	for (i = 0; i < plan->nr_claims && !rc; i++)
+		rc = p2pdax_scrub(ddev, plan->claims[i]->start,
+				  resource_size(plan->claims[i]));
+	mutex_lock(&region->lock);
+	ddev->growing = false;
+	WRITE_ONCE(region->scrubbing, region->scrubbing - 1);
+	if (!region->scrubbing)
+		wake_up_all(&region->scrub_wq);
+
+	/* Torn down or killed meanwhile: the claims go back. */
+	if (!rc && (region->dead || ddev->dead))
+		rc = -ENXIO;
+	if (rc) {
+		__p2pdax_release_claims(region, plan);
+		goto out_free;
+	}
+	down_write(&ddev->fault_sem);
+	for (i = 0; i < plan->nr_claims && !rc; i++)
+		rc = __p2pdax_dev_append(ddev, &plan->claims[i]);
+	if (rc) {
+		__p2pdax_release_claims(region, plan);
+		__p2pdax_dev_trim(ddev, old_size);
+	}
+	up_write(&ddev->fault_sem);
+out_free:
+	kfree(plan);
+	return rc;
+}
+
+/* Pages of [@start, @start + @len) with references beyond the base one. */
+static unsigned long p2pdax_count_pinned(phys_addr_t start, u64 len,
+					 unsigned long *first_pfn)
+{
+	unsigned long pfn, end = PHYS_PFN(start + len), n = 0;
+
+	for (pfn = PHYS_PFN(start); pfn < end; pfn++) {
+		/*
+		 * ZONE_DEVICE pages of MEMORY_DEVICE_GENERIC keep a reference
+		 * count of 1 while idle; user mappings of devmap entries take
+		 * none, so anything above 1 is GUP (a pin, or I/O in flight).
+		 */
+		if (page_ref_count(pfn_to_page(pfn)) > 1) {
+			if (!n && first_pfn)
+				*first_pfn = pfn;
+			n++;
+		}
+		if (!(pfn & 0xfff))
+			cond_resched();
+	}
+	return n;
+}
+
+/* Pinned pages among device bytes [@from, size). */
+static unsigned long __p2pdax_dev_pinned(struct p2pdax_dev *ddev, u64 from)
+{
+	unsigned long n = 0;
+	int i;
+
+	for (i = 0; i < ddev->nr_extents; i++) {
+		struct p2pdax_extent *ext = &ddev->extents[i];
+		u64 ext_off = (u64)ext->pgoff << PAGE_SHIFT;
+		u64 len = resource_size(ext->res), skip = 0;
+
+		if (ext_off + len <= from)
+			continue;
+		if (ext_off < from)
+			skip = from - ext_off;
+		n += p2pdax_count_pinned(ext->res->start + skip, len - skip,
+					 NULL);
+	}
+	return n;
+}
+
+static int __p2pdax_dev_shrink(struct p2pdax_dev *ddev, u64 new_size)
+{
+	unsigned long pinned;
+
+	lockdep_assert_held(&ddev->region->lock);
+	down_write(&ddev->fault_sem);
+	/* Revoke first: with fault_sem held for write nothing can refault. */
+	__p2pdax_revoke(ddev, new_size, ddev->size - new_size);
+	pinned = __p2pdax_dev_pinned(ddev, new_size);
+	if (pinned) {
+		up_write(&ddev->fault_sem);
+		spin_lock(&ddev->holder_lock);
+		dev_info(&ddev->dev, "cannot shrink to %llu: %lu pages pinned (mapped by %s)\n",
+			 new_size, pinned, ddev->holder);
+		spin_unlock(&ddev->holder_lock);
+		return -EBUSY;
+	}
+	__p2pdax_dev_trim(ddev, new_size);
+	up_write(&ddev->fault_sem);
+	return 0;
+}
+
+/**
+ * __p2pdax_dev_resize() - grow or shrink a device
+ * @ddev: the device; its resize_lock and its region's lock are held
+ * @size: the new size in bytes, a multiple of the device's align
+ *
+ * Growth zeroes the new memory, makes the zeroes visible to peers, and only
+ * then lets the device map it (region->lock is dropped meanwhile: see
+ * __p2pdax_dev_grow()); shrinking revokes mappings of the removed range (and
+ * flushes TLBs) and refuses if pages there are pinned.
+ *
+ * Return: 0; -EINVAL (misaligned), -ENOSPC (no room, or too many extents),
+ * -EBUSY (pinned), -ENXIO (deleted), -ENOMEM.
+ */
+int __p2pdax_dev_resize(struct p2pdax_dev *ddev, u64 size)
+{
+	lockdep_assert_held(&ddev->resize_lock);
+	lockdep_assert_held(&ddev->region->lock);
+	if (ddev->dead)
+		return -ENXIO;
+	if (!IS_ALIGNED(size, ddev->align))
+		return -EINVAL;
+	if (size == ddev->size)
+		return 0;
+	if (size < ddev->size)
+		return __p2pdax_dev_shrink(ddev, size);
+	return __p2pdax_dev_grow(ddev, size);
+}
+
+/**
+ * __p2pdax_dev_release_extents() - give back a dead device's memory
+ * @ddev: the device; its region is locked
+ */
+void __p2pdax_dev_release_extents(struct p2pdax_dev *ddev)
+{
+	lockdep_assert_held(&ddev->region->lock);
+	down_write(&ddev->fault_sem);
+	__p2pdax_dev_trim(ddev, 0);
+	up_write(&ddev->fault_sem);
+}
+
+/**
+ * p2pdax_wait_unpinned() - wait until no page of a dead region is pinned
+ * @region: the region, dead and with every device killed; not locked
+ *
+ * Mappings are gone, but a long-term pin (an RDMA memory registration, say)
+ * keeps DMA going to the pages until its holder lets go; the memory cannot be
+ * torn down before that.  Says every 10 seconds what it waits for.
+ */
+void p2pdax_wait_unpinned(struct p2pdax_region *region)
+{
+	unsigned long pinned, first = 0, waited = 0;
+	char who[sizeof_field(struct p2pdax_dev, holder)];
+	struct p2pdax_dev *ddev;
+
+	for (;;) {
+		pinned = p2pdax_count_pinned(region->res.start,
+					     p2pdax_region_size(region), &first);
+		if (!pinned)
+			return;
+		if (waited % 10000 == 0) {
+			strscpy(who, "an unknown holder", sizeof(who));
+			mutex_lock(&region->lock);
+			list_for_each_entry(ddev, &region->devs, list) {
+				int i;
+
+				for (i = 0; i < ddev->nr_extents; i++) {
+					struct resource *r = ddev->extents[i].res;
+
+					if (PFN_PHYS(first) < r->start ||
+					    PFN_PHYS(first) > r->end)
+						continue;
+					spin_lock(&ddev->holder_lock);
+					strscpy(who, ddev->holder, sizeof(who));
+					spin_unlock(&ddev->holder_lock);
+				}
+			}
+			mutex_unlock(&region->lock);
+			dev_warn(region->parent,
+				 "teardown waits for %lu pinned pages (first at pfn %#lx, mapped by %s)\n",
+				 pinned, first, who);
+		}
+		msleep(100);
+		waited += 100;
+	}
+}
+
