@@ -135,8 +135,8 @@ row P7 "memcpy MB/s into the mapping ($((len / M)) MiB)" "$(echo "$o1" | kv MBps
 o2=$("$PB" memset "/dev/$d" "$len" "$REPS")
 del_dev "$d"
 d=$(new_dev 2097152 0 2>/dev/null || cat "$R/seed")
-o1=$("$PB" grow "$(dsys "$d")/size" "$len" "$REPS")
-row P6 "scrub (grow $((len / M)) MiB) vs user memset, MB/s" "$(echo "$o1" | kv MBps_median)" "$(echo "$o2" | kv MBps_median)" "spread $(spread "$o1" MBps) / $(spread "$o2" MBps)"
+o1=$("$PB" grow "$(dsys "$d")/size" "/dev/$d" "$len" "$REPS")
+row P6 "scrub (grow + first touch of $((len / M)) MiB) vs user memset, MB/s" "$(echo "$o1" | kv MBps_median)" "$(echo "$o2" | kv MBps_median)" "spread $(spread "$o1" MBps) / $(spread "$o2" MBps)"
 
 # ---- P5: provisioning cost ---------------------------------------------------------------------
 declare -A pc=() pd=()

@@ -12,8 +12,11 @@
  *   p2pbench memset DEV LEN REPS     memset of the mapping: median/min/max MB/s
  *   p2pbench provision REGION_DIR N  create N 4 KiB devices through sysfs and
  *                                    delete them: us per create and per delete
- *   p2pbench grow SIZE_FILE LEN REPS size a device 0 -> LEN -> 0 (the kernel
- *                                    scrubs LEN): median/min/max MB/s
+ *   p2pbench grow SIZE_FILE DEV LEN REPS
+ *                                    size a device 0 -> LEN, map it and touch
+ *                                    every 4 KiB (the kernel zeroes LEN as it
+ *                                    is first mapped), unmap, size 0:
+ *                                    median/min/max MB/s
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -241,8 +244,8 @@ static int cmd_provision(char **a)
 
 static int cmd_grow(char **a)
 {
-	uint64_t len = num(a[1]);
-	int reps = (int)num(a[2]), i;
+	uint64_t len = num(a[2]), off;
+	int reps = (int)num(a[3]), i;
 	char val[32];
 	double v[64];
 
@@ -250,11 +253,17 @@ static int cmd_grow(char **a)
 		reps = 64;
 	snprintf(val, sizeof(val), "%" PRIu64, len);
 	for (i = 0; i < reps; i++) {
+		volatile char *p;
 		double t = now();
 
 		if (wr(a[0], val))
 			die("grow");
+		/* the kernel zeroes each block as it is first mapped */
+		p = map(a[1], len);
+		for (off = 0; off < len; off += 4096)
+			p[off] = 1;
 		v[i] = len / (now() - t) / 1e6;
+		munmap((void *)p, len);
 		if (wr(a[0], "0"))
 			die("shrink");
 	}
@@ -278,7 +287,7 @@ int main(int argc, char **argv)
 		return cmd_mem(a, 0);
 	if (!strcmp(c, "provision") && n == 2)
 		return cmd_provision(a);
-	if (!strcmp(c, "grow") && n == 3)
+	if (!strcmp(c, "grow") && n == 4)
 		return cmd_grow(a);
 	fprintf(stderr, "usage: see the comment at the top of bench/p2pbench.c\n");
 	return 2;

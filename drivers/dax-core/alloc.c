@@ -11,6 +11,7 @@
  * references (pins) is never given up.  The region's state lives as long as
  * any device object refers to it.  See Documentation/design.rst.
  */
+#include <linux/bitmap.h>
 #include <linux/delay.h>
 #include <linux/mm.h>
 #include <linux/sched/signal.h>
@@ -45,6 +46,7 @@ static void p2pdax_region_release(struct kref *kref)
 
 	WARN_ON_ONCE(!xa_empty(&region->devnums));
 	xa_destroy(&region->devnums);
+	kvfree(region->dirty);
 	kfree(region);
 }
 
@@ -101,38 +103,6 @@ phys_addr_t __p2pdax_pgoff_to_phys(struct p2pdax_dev *ddev, pgoff_t pgoff)
 }
 
 /*
- * Give back everything past @new_size, from the highest page offset down.
- * Mappings must already be zapped and the range unpinned.
- */
-static void __p2pdax_dev_trim(struct p2pdax_dev *ddev, u64 new_size)
-{
-	struct p2pdax_region *region = ddev->region;
-	pgoff_t keep = new_size >> PAGE_SHIFT;
-	struct p2pdax_extent *ext;
-
-	lockdep_assert_held(&region->lock);
-	lockdep_assert_held_write(&ddev->fault_sem);
-
-	while ((ext = __p2pdax_last_extent(ddev))) {
-		resource_size_t len = resource_size(ext->res);
-		pgoff_t end = ext->pgoff + (len >> PAGE_SHIFT);
-
-		if (end <= keep)
-			break;
-		if (ext->pgoff >= keep) {
-			__release_region(&region->res, ext->res->start, len);
-			ext->res = NULL;
-			ddev->nr_extents--;
-			continue;
-		}
-		adjust_resource(ext->res, ext->res->start,
-				(resource_size_t)(keep - ext->pgoff) << PAGE_SHIFT);
-		break;
-	}
-	ddev->size = new_size;
-}
-
-/*
  * Make the CPU's stores to [@start, @start + @len) of @region visible to
  * peers, which read the BAR without snooping CPU caches: write back the
  * cache lines (WB), drain the write-combining buffers and read back so that
@@ -168,28 +138,45 @@ void p2pdax_publish(struct p2pdax_region *region, phys_addr_t start, u64 len)
 }
 
 /*
- * Zero [@start, @start + @len) of @ddev's region through the kernel mapping
- * and publish the zeroes.  Gives up (-ENXIO, -EINTR) when the device or the
- * region dies or the task is killed, so that nothing waits long for it.
- *
- * The stores are 64-bit (memset64): x86's memset() is "rep stosb" on CPUs
- * with ERMS, and on a UC mapping fast strings are off, so every byte would
- * be a bus transaction of its own.  Ranges are multiples of 4 KiB.
+ * Zeroing.  A region remembers which of its memory may hold bytes that the
+ * device about to map it must not see: everything at first (whatever the
+ * card held before it was bound), and every range a device gives back.
+ * region->dirty has one bit per 1 << region->dirty_shift bytes.  Memory is
+ * zeroed when a device first maps it, in the fault (p2pdax_zero_for_map()),
+ * not when the device grows: every way to reach a device's bytes (a CPU
+ * access, get_user_pages() for RDMA or O_DIRECT) goes through a fault, so
+ * nothing reads a dirty block before it is zeroed, and memory nobody touches
+ * is never written (a grow of 32 GiB is instant, and a sparse card stays
+ * sparse).
  */
-static int p2pdax_scrub(struct p2pdax_dev *ddev, resource_size_t start,
+
+/* Mark [@start, @start + @len) of @region dirty: it held a device's bytes. */
+static void p2pdax_mark_dirty(struct p2pdax_region *region,
+			      resource_size_t start, resource_size_t len)
+{
+	unsigned long first = (start - region->res.start) >> region->dirty_shift;
+	unsigned long n = len >> region->dirty_shift;
+
+	spin_lock(&region->dirty_lock);
+	bitmap_set(region->dirty, first, n);
+	spin_unlock(&region->dirty_lock);
+}
+
+/*
+ * Zero [@start, @start + @len) through the kernel mapping, 64-bit stores at
+ * a time (memset64): x86's memset() is "rep stosb" on CPUs with ERMS, and on
+ * a UC mapping fast strings are off, so every byte would be a bus
+ * transaction of its own.  Then publish the zeroes to peers.
+ */
+static void p2pdax_zero(struct p2pdax_region *region, resource_size_t start,
 			resource_size_t len)
 {
-	struct p2pdax_region *region = ddev->region;
 	void *p = region->kaddr + (start - region->res.start);
 	resource_size_t pos = start;
 
 	while (len) {
 		resource_size_t n = min_t(resource_size_t, len, SZ_2M);
 
-		if (READ_ONCE(ddev->dead) || READ_ONCE(region->dead))
-			return -ENXIO;
-		if (fatal_signal_pending(current))
-			return -EINTR;
 		memset64(p, 0, n / sizeof(u64));
 		p2pdax_publish(region, pos, n);
 		p += n;
@@ -197,7 +184,87 @@ static int p2pdax_scrub(struct p2pdax_dev *ddev, resource_size_t start,
 		len -= n;
 		cond_resched();
 	}
-	return 0;
+}
+
+/**
+ * p2pdax_zero_for_map() - zero what a fault is about to map, if it must be
+ * @ddev: the device; the caller holds its fault_sem for read
+ * @phys: start of the range the fault maps, in one of @ddev's extents
+ * @len: its length (4 KiB or 2 MiB)
+ *
+ * Only dirty blocks are zeroed, and each once: ddev->zero_lock makes a
+ * concurrent fault on the same block wait for the zeroes instead of mapping
+ * the block early or zeroing it again over bytes the tenant already wrote.
+ * Bits are cleared only after the zeroes are published, so a fault that
+ * finds its blocks clean without the lock can map them at once.  A block's
+ * bits are set again only when its device gives it back, with fault_sem held
+ * for write: never while a fault of the device runs.
+ */
+void p2pdax_zero_for_map(struct p2pdax_dev *ddev, phys_addr_t phys, u64 len)
+{
+	struct p2pdax_region *region = ddev->region;
+	unsigned int shift = region->dirty_shift;
+	unsigned long first, end, b, e;
+	resource_size_t base = region->res.start;
+
+	lockdep_assert_held_read(&ddev->fault_sem);
+	first = (phys - base) >> shift;
+	end = (phys + len - base + (1UL << shift) - 1) >> shift;
+	if (find_next_bit(region->dirty, end, first) >= end) {
+		/* clean: the zeroes were published before the bits cleared */
+		smp_rmb();
+		return;
+	}
+	mutex_lock(&ddev->zero_lock);
+	for (b = first; b < end; b = e) {
+		spin_lock(&region->dirty_lock);
+		b = find_next_bit(region->dirty, end, b);
+		e = b < end ? find_next_zero_bit(region->dirty, end, b) : end;
+		spin_unlock(&region->dirty_lock);
+		if (b >= end)
+			break;
+		p2pdax_zero(region, base + ((resource_size_t)b << shift),
+			    (resource_size_t)(e - b) << shift);
+		spin_lock(&region->dirty_lock);
+		bitmap_clear(region->dirty, b, e - b);
+		spin_unlock(&region->dirty_lock);
+	}
+	mutex_unlock(&ddev->zero_lock);
+}
+
+/*
+ * Give back everything past @new_size, from the highest page offset down.
+ * Mappings must already be zapped and the range unpinned.
+ */
+static void __p2pdax_dev_trim(struct p2pdax_dev *ddev, u64 new_size)
+{
+	struct p2pdax_region *region = ddev->region;
+	pgoff_t keep = new_size >> PAGE_SHIFT;
+	struct p2pdax_extent *ext;
+
+	lockdep_assert_held(&region->lock);
+	lockdep_assert_held_write(&ddev->fault_sem);
+
+	while ((ext = __p2pdax_last_extent(ddev))) {
+		resource_size_t len = resource_size(ext->res);
+		pgoff_t end = ext->pgoff + (len >> PAGE_SHIFT);
+
+		if (end <= keep)
+			break;
+		if (ext->pgoff >= keep) {
+			p2pdax_mark_dirty(region, ext->res->start, len);
+			__release_region(&region->res, ext->res->start, len);
+			ext->res = NULL;
+			ddev->nr_extents--;
+			continue;
+		}
+		len = (resource_size_t)(keep - ext->pgoff) << PAGE_SHIFT;
+		p2pdax_mark_dirty(region, ext->res->start + len,
+				  resource_size(ext->res) - len);
+		adjust_resource(ext->res, ext->res->start, len);
+		break;
+	}
+	ddev->size = new_size;
 }
 
 /*
@@ -248,9 +315,8 @@ static int __p2pdax_for_each_gap(struct p2pdax_region *region,
 
 /*
  * How a device grows: under region->lock, a dry run finds the space, then
- * the pieces are claimed (requested as children of the region's resource, so
- * nobody else can take them); the lock is dropped while they are zeroed,
- * then retaken to publish them as the device's extents.
+ * the pieces are claimed (requested as children of the region's resource)
+ * and appended to the device's extents with fault_sem held for write.
  */
 struct p2pdax_grow_plan {
 	struct p2pdax_dev *ddev;
@@ -342,9 +408,8 @@ static int __p2pdax_dev_append(struct p2pdax_dev *ddev, struct resource **claim)
 }
 
 /*
- * Grow @ddev to @new_size.  Called with region->lock held, and returns with
- * it held, but drops it while the new memory is zeroed (resize_lock keeps
- * other size changes of the device out meanwhile).
+ * Grow @ddev to @new_size, under region->lock.  Nothing is zeroed here: the
+ * new memory is zeroed as the device first maps it (p2pdax_zero_for_map()).
  */
 static int __p2pdax_dev_grow(struct p2pdax_dev *ddev, u64 new_size)
 {
@@ -383,25 +448,6 @@ static int __p2pdax_dev_grow(struct p2pdax_dev *ddev, u64 new_size)
 	}
 	rc = 0;
 
-	WRITE_ONCE(region->scrubbing, region->scrubbing + 1);
-	ddev->growing = true;
-	mutex_unlock(&region->lock);
-	for (i = 0; i < plan->nr_claims && !rc; i++)
-		rc = p2pdax_scrub(ddev, plan->claims[i]->start,
-				  resource_size(plan->claims[i]));
-	mutex_lock(&region->lock);
-	ddev->growing = false;
-	WRITE_ONCE(region->scrubbing, region->scrubbing - 1);
-	if (!region->scrubbing)
-		wake_up_all(&region->scrub_wq);
-
-	/* Torn down or killed meanwhile: the claims go back. */
-	if (!rc && (region->dead || ddev->dead))
-		rc = -ENXIO;
-	if (rc) {
-		__p2pdax_release_claims(region, plan);
-		goto out_free;
-	}
 	down_write(&ddev->fault_sem);
 	for (i = 0; i < plan->nr_claims && !rc; i++)
 		rc = __p2pdax_dev_append(ddev, &plan->claims[i]);
@@ -486,10 +532,10 @@ static int __p2pdax_dev_shrink(struct p2pdax_dev *ddev, u64 new_size)
  * @ddev: the device; its resize_lock and its region's lock are held
  * @size: the new size in bytes, a multiple of the device's align
  *
- * Growth zeroes the new memory, makes the zeroes visible to peers, and only
- * then lets the device map it (region->lock is dropped meanwhile: see
- * __p2pdax_dev_grow()); shrinking revokes mappings of the removed range (and
- * flushes TLBs) and refuses if pages there are pinned.
+ * Growth takes free memory, which is zeroed (and the zeroes made visible
+ * to peers) when the device first maps it; shrinking revokes mappings of the
+ * removed range (and flushes TLBs), refuses if pages there are pinned, and
+ * marks what it gives back for zeroing.
  *
  * Return: 0; -EINVAL (misaligned), -ENOSPC (no room, or too many extents),
  * -EBUSY (pinned), -ENXIO (deleted), -ENOMEM.

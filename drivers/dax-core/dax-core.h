@@ -6,15 +6,15 @@
  *   ddev->resize_lock (mutex)  ->  region->lock (mutex)  ->
  *	ddev->fault_sem (rwsem)  ->  mm locks
  *
- * ddev->resize_lock serialises changes of one device's size and align; a
- * growing device drops region->lock (but keeps resize_lock) while it zeroes
- * its new memory, so zeroing gigabytes stalls neither the region's other
- * devices nor this device's faults.  region->lock serialises every change of
+ * ddev->resize_lock serialises changes of one device's size and align.
+ * region->lock serialises every change of
  * a region and of its devices (sysfs stores, create/delete, teardown).
  * ddev->fault_sem is taken for read by mmap, fsync and the fault handler and
  * for write by whatever changes what a device maps (its extents, size,
- * liveness), so faults never see a half-made change.  p2pdax_label_lock
- * (device.c), innermost, protects device labels.
+ * liveness), so faults never see a half-made change.  A fault that must
+ * zero what it maps takes ddev->zero_lock (inside fault_sem) and, around
+ * each bitmap change, region->dirty_lock (a spinlock, innermost).
+ * p2pdax_label_lock (device.c), innermost, protects device labels.
  *
  * Files: alloc.c is the allocator (a region's memory, devices' extents,
  * which are also the index, zeroing, pins); fault.c the file operations
@@ -61,9 +61,12 @@
  * @dead: the provider is going away; no more changes
  * @devs: live devices, in creation order
  * @seed: the zero-size device that sizing turns into a new device, or NULL
- * @scrubbing: grows zeroing claimed memory outside @lock; teardown waits
- *	on @scrub_wq for it to drop to 0
- * @scrub_wq: see @scrubbing
+ * @dirty_lock: see below
+ * @dirty: one bit per 1 << @dirty_shift bytes of @res: set while the block
+ *	may hold bytes its next device must not see (from before the region,
+ *	or from a device that gave it back); cleared once zeroed, when a
+ *	device first maps it (alloc.c, p2pdax_zero_for_map())
+ * @dirty_shift: log2 of @dirty's granularity (the smallest fault size)
  * @devnums: device numbers in use (the N in p2pdax<id>.N), allocated
  *	cyclically from @next_n so that a name is not reused
  * @next_n: the next device number; kept across unbind and rebind of a region
@@ -80,15 +83,16 @@ struct p2pdax_region {
 	enum p2pdax_cache_mode cache;
 	int nid;
 	/*
-	 * protects: @res's children, @dead, @devs, @seed, @scrubbing, devices'
+	 * protects: @res's children, @dead, @devs, @seed, devices'
 	 * extents
 	 */
 	struct mutex lock;
 	bool dead;
 	struct list_head devs;
 	struct p2pdax_dev *seed;
-	unsigned int scrubbing;
-	wait_queue_head_t scrub_wq;
+	spinlock_t dirty_lock;	/* protects: changes of @dirty's bits */
+	unsigned long *dirty;
+	unsigned int dirty_shift;
 	struct xarray devnums;
 	u32 next_n;
 };
@@ -118,8 +122,8 @@ struct p2pdax_extent {
  * @fault_sem: see the lock order at the top of this file; held for write
  *	to change @dead, @size, @align and @extents
  * @dead: deleted or torn down: stores fail, faults get SIGBUS
- * @growing: a grow is zeroing memory for the device (region->lock): it
- *	cannot be deleted meanwhile
+ * @zero_lock: serialises the zeroing of blocks the device maps for the first
+ *	time, so that a block is mapped only once zeroed, and zeroed once
  * @size: bytes; a multiple of @align
  * @align: mapping granularity (PAGE_SIZE, 2 MiB or 1 GiB)
  * @nr_extents: entries used in @extents, in page-offset order
@@ -142,7 +146,7 @@ struct p2pdax_dev {
 	struct mutex resize_lock;	/* protects: size/align changes */
 	struct rw_semaphore fault_sem;
 	bool dead;
-	bool growing;
+	struct mutex zero_lock;	/* protects: zeroing of the device's blocks */
 	u64 size;
 	unsigned long align;
 	int nr_extents;
@@ -170,6 +174,7 @@ void p2pdax_region_put(struct p2pdax_region *region);
 phys_addr_t __p2pdax_pgoff_to_phys(struct p2pdax_dev *ddev, pgoff_t pgoff);
 void p2pdax_publish(struct p2pdax_region *region, phys_addr_t start, u64 len);
 void __p2pdax_revoke(struct p2pdax_dev *ddev, u64 start, u64 len);
+void p2pdax_zero_for_map(struct p2pdax_dev *ddev, phys_addr_t phys, u64 len);
 int __p2pdax_dev_resize(struct p2pdax_dev *ddev, u64 size);
 void __p2pdax_dev_release_extents(struct p2pdax_dev *ddev);
 void p2pdax_wait_unpinned(struct p2pdax_region *region);

@@ -386,6 +386,7 @@ struct p2pdax_dev *__p2pdax_dev_create(struct p2pdax_region *region)
 	ddev->align = min_t(unsigned long, region->align, SZ_2M);
 	mutex_init(&ddev->resize_lock);
 	init_rwsem(&ddev->fault_sem);
+	mutex_init(&ddev->zero_lock);
 	INIT_LIST_HEAD(&ddev->list);
 	INIT_LIST_HEAD(&ddev->label_node);
 	spin_lock_init(&ddev->holder_lock);
@@ -430,12 +431,12 @@ err_free_n:
  *
  * The caller unregisters it with p2pdax_dev_unregister() after unlocking.
  *
- * Return: 0, or -EBUSY if the device has size, is being grown or is the seed.
+ * Return: 0, or -EBUSY if the device has size or is the seed.
  */
 int __p2pdax_dev_delete(struct p2pdax_dev *ddev)
 {
 	lockdep_assert_held(&ddev->region->lock);
-	if (ddev->size || ddev->growing || ddev->region->seed == ddev)
+	if (ddev->size || ddev->region->seed == ddev)
 		return -EBUSY;
 	__p2pdax_dev_kill(ddev);
 	list_del_init(&ddev->list);

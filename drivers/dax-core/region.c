@@ -4,6 +4,7 @@
  * attributes live in a "dax_region" group on the provider's device, as with
  * upstream device-dax.
  */
+#include <linux/bitmap.h>
 #include <linux/idr.h>
 #include <linux/module.h>
 #include <linux/sizes.h>
@@ -273,8 +274,6 @@ static void p2pdax_region_unregister(void *data)
 		__p2pdax_dev_kill(ddev);
 	mutex_unlock(&region->lock);
 
-	/* Grows zeroing claimed memory give it back when they see @dead. */
-	wait_event(region->scrub_wq, !READ_ONCE(region->scrubbing));
 	p2pdax_wait_unpinned(region);
 
 	mutex_lock(&region->lock);
@@ -308,6 +307,7 @@ struct p2pdax_region *devm_p2pdax_region_create(struct device *parent,
 {
 	struct p2pdax_region *region;
 	struct p2pdax_dev *seed;
+	unsigned long nbits;
 	int rc;
 
 	if (!IS_ALIGNED(info->range.start, SZ_2M) ||
@@ -319,13 +319,23 @@ struct p2pdax_region *devm_p2pdax_region_create(struct device *parent,
 	region = kzalloc(sizeof(*region), GFP_KERNEL);
 	if (!region)
 		return ERR_PTR(-ENOMEM);
+	/* Whatever the card holds now is nobody's to read: all of it dirty. */
+	region->dirty_shift = PAGE_SHIFT;
+	nbits = range_len(&info->range) >> region->dirty_shift;
+	region->dirty = kvmalloc_array(BITS_TO_LONGS(nbits),
+				       sizeof(unsigned long), GFP_KERNEL);
+	if (!region->dirty) {
+		rc = -ENOMEM;
+		goto err_free_region;
+	}
+	bitmap_fill(region->dirty, nbits);
+	spin_lock_init(&region->dirty_lock);
 	rc = ida_alloc(&p2pdax_region_ida, GFP_KERNEL);
 	if (rc < 0)
-		goto err_free_region;
+		goto err_free_dirty;
 	region->id = rc;
 	kref_init(&region->kref);
 	mutex_init(&region->lock);
-	init_waitqueue_head(&region->scrub_wq);
 	INIT_LIST_HEAD(&region->devs);
 	xa_init_flags(&region->devnums, XA_FLAGS_ALLOC);
 	region->next_n = xa_to_value(xa_load(&p2pdax_region_next_n, region->id) ?:
@@ -364,6 +374,8 @@ struct p2pdax_region *devm_p2pdax_region_create(struct device *parent,
 err_clear_drvdata:
 	dev_set_drvdata(parent, NULL);
 	ida_free(&p2pdax_region_ida, region->id);
+err_free_dirty:
+	kvfree(region->dirty);
 err_free_region:
 	kfree(region);
 	return ERR_PTR(rc);

@@ -11,6 +11,8 @@
  *                                     verify with pread(2) that FILE bytes
  *                                     [FOFF, FOFF+LEN) hold the pattern of
  *                                     device offsets [DOFF, DOFF+LEN)
+ *   p2pmap fzero FILE FOFF LEN        verify with pread(2) that FILE bytes
+ *                                     [FOFF, FOFF+LEN) are zero
  *   p2pmap touch DEV LEN              write one byte per 4 KiB page of a
  *                                     LEN mapping; print the minor faults
  *   p2pmap mmap  DEV OFF LEN [private|ro|hint]
@@ -184,6 +186,38 @@ static int cmd_fcheck(char **a)
 		}
 		done += n;
 	}
+	return 0;
+}
+
+static int cmd_fzero(char **a)
+{
+	uint64_t foff = num(a[1]), len = num(a[2]), done = 0, i;
+	static uint8_t buf[1 << 19];
+	int fd = open(a[0], O_RDONLY);
+
+	if (fd < 0) {
+		fprintf(stderr, "p2pmap: open %s: %s\n", a[0], strerror(errno));
+		return 1;
+	}
+	while (done < len) {
+		size_t want = len - done < sizeof(buf) ? len - done : sizeof(buf);
+		ssize_t n = pread(fd, buf, want, foff + done);
+
+		if (n <= 0) {
+			fprintf(stderr, "p2pmap: short read of %s at %#" PRIx64 "\n",
+				a[0], foff + done);
+			return 1;
+		}
+		for (i = 0; i < (uint64_t)n; i++) {
+			if (buf[i]) {
+				printf("non-zero byte in %s at file offset %#" PRIx64 "\n",
+				       a[0], foff + done + i);
+				return 1;
+			}
+		}
+		done += n;
+	}
+	printf("%" PRIu64 " bytes zero\n", done);
 	return 0;
 }
 
@@ -412,6 +446,8 @@ int main(int argc, char **argv)
 		return cmd_check(a, 1);
 	if (!strcmp(cmd, "fcheck") && n == 5)
 		return cmd_fcheck(a);
+	if (!strcmp(cmd, "fzero") && n == 3)
+		return cmd_fzero(a);
 	if (!strcmp(cmd, "touch") && n == 2)
 		return cmd_touch(a);
 	if (!strcmp(cmd, "mmap") && (n == 3 || n == 4))

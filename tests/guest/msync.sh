@@ -4,7 +4,7 @@
 # memory type needs for a peer to see the CPU's stores: write back the cache
 # lines (wb: clflush_cache_range(), counted with the function tracer), or
 # drain the write-combining buffers (wc) / nothing (uc), no cache flush.  New
-# memory is zeroed the same way before a tenant gets it.  The 2 GiB card is
+# memory is zeroed the same way when a tenant first maps it.  The 2 GiB card is
 # above 4 GiB, where the MTRRs let a wb request really be write-back.
 . "$(dirname "$0")/../common"
 guest_only
@@ -24,11 +24,13 @@ for mode in wb wc uc; do
 	d=$(<"$R/seed")
 	echo >"$T/trace"
 	set_size "$d" $((8 * MiB))
+	check_eq "$mode: growing zeroes nothing yet (no cache flush)" 0 "$(flushes)"
+	check "$mode: new memory reads zero through a first mapping" "$BIN/p2pmap" zero "/dev/$d" 0 $((8 * MiB))
 	n=$(flushes)
 	if [ "$mode" = wb ]; then
-		check "$mode: zeroing new memory writes the cache lines back ($n flushes)" test "$n" -gt 0
+		check "$mode: zeroing at the first fault writes the cache lines back ($n flushes)" test "$n" -gt 0
 	else
-		check_eq "$mode: zeroing new memory needs no cache flush" 0 "$n"
+		check_eq "$mode: zeroing at the first fault needs no cache flush" 0 "$n"
 	fi
 	echo >"$T/trace"
 	out=$("$BIN/p2pmap" sync "/dev/$d" $((2 * MiB)) $((4 * MiB)) 31)

@@ -43,6 +43,30 @@ check "the bytes are in the host disk image" \
 	"$BIN/p2pmap" fcheck "$IMG" $((12 * M)) $((12 * M)) 41 $((12 * M))
 check "the image outside the written range is untouched" \
 	"$BIN/p2pmap" fcheck "$IMG" $((8 * M)) $((4 * M)) 31 $((8 * M))
+
+# ---- a drive reading a fresh device gets zeros, not the last tenant's bytes ---------
+# Memory is zeroed when a device first maps it (a fault; get_user_pages() for
+# O_DIRECT faults too), not when it grows: here the drive is the first to
+# reach the new device, through get_user_pages() alone.
+U=$(<"$R/seed")
+set_size "$U" $((4 * M))
+"$BIN/p2pmap" fill "/dev/$U" 0 $((4 * M)) 53
+check "the old tenant's bytes are in the card" check_range "$a" "$U" 53 0 $((4 * M))
+set_size "$U" 0
+check_store "the old tenant's device is deleted" OK "$R/delete" "$U"
+V=$(<"$R/seed")
+set_size "$V" $((4 * M))
+check "the new device has the old one's memory, not yet zeroed (zeroing waits for a fault)" \
+	check_range "$a" "$V" 53 0 $((4 * M))
+"$BIN/p2pmap" fill "$NV" $((40 * M)) $((4 * M)) 31
+sync
+check "O_DIRECT write to NVMe from the new device, never touched by the CPU" \
+	"$BIN/p2pmap" dio write "/dev/$V" 0 $((4 * M)) "$NV" $((40 * M))
+check_eq "the drive got zeros, not the old tenant's bytes (host disk image)" \
+	"$((4 * M)) bytes zero" "$("$BIN/p2pmap" fzero "$IMG" $((40 * M)) $((4 * M)))"
+check_eq "and the card holds zeros there now (host file)" \
+	"$((4 * M)) bytes zero" "$("$BIN/p2pmap" fzero "$(card_file_of "$a")" \
+		$(($(dattr "$V" resource) - $(region_attr "$a" resource))) $((4 * M)))"
 check_region "peer DMA" "$a"
 p2p_unbind "$a"
 p2p_unload
