@@ -34,12 +34,17 @@ enum p2pdax_cache_mode {
  * @kaddr: kernel virtual address of @range.start (the ZONE_DEVICE map)
  * @cache: the memory type @range's mappings actually get
  * @nid: NUMA node of the memory, or NUMA_NO_NODE
+ * @min_align: the smallest device alignment the region allows: PAGE_SIZE
+ *	(or 0), 2 MiB or 1 GiB.  @range must be aligned to it.  A provider
+ *	that maps its pages as compound pages (dev_pagemap.vmemmap_shift)
+ *	sets it to their size, so that no mapping splits one.
  */
 struct p2pdax_region_info {
 	struct range range;
 	void *kaddr;
 	enum p2pdax_cache_mode cache;
 	int nid;
+	unsigned long min_align;
 };
 
 struct p2pdax_region *devm_p2pdax_region_create(struct device *parent,

@@ -461,25 +461,34 @@ out_free:
 	return rc;
 }
 
-/* Pages of [@start, @start + @len) with references beyond the base one. */
+/*
+ * Pages of [@start, @start + @len) with references beyond the base one.
+ * With compound pages (a provider's min_align) the count is the head's, for
+ * every page of the compound page: a pin of any tail is taken on the head.
+ */
 static unsigned long p2pdax_count_pinned(phys_addr_t start, u64 len,
 					 unsigned long *first_pfn)
 {
-	unsigned long pfn, end = PHYS_PFN(start + len), n = 0;
+	unsigned long pfn = PHYS_PFN(start), end = PHYS_PFN(start + len), n = 0;
 
-	for (pfn = PHYS_PFN(start); pfn < end; pfn++) {
+	while (pfn < end) {
+		struct folio *folio = page_folio(pfn_to_page(pfn));
+		unsigned long next = min(folio_pfn(folio) + folio_nr_pages(folio),
+					 end);
+
 		/*
 		 * ZONE_DEVICE pages of MEMORY_DEVICE_GENERIC keep a reference
 		 * count of 1 while idle; user mappings of devmap entries take
 		 * none, so anything above 1 is GUP (a pin, or I/O in flight).
 		 */
-		if (page_ref_count(pfn_to_page(pfn)) > 1) {
+		if (folio_ref_count(folio) > 1) {
 			if (!n && first_pfn)
 				*first_pfn = pfn;
-			n++;
+			n += next - pfn;
 		}
-		if (!(pfn & 0xfff))
+		if ((pfn ^ next) & ~0xfffUL)
 			cond_resched();
+		pfn = next;
 	}
 	return n;
 }

@@ -55,6 +55,8 @@
  * @res: the physical range; allocated extents are its children
  * @kaddr: kernel mapping of @res.start
  * @align: largest device alignment the region supports
+ * @min_align: smallest device alignment the region allows (the provider's
+ *	compound page size; PAGE_SIZE for none)
  * @cache: memory type of the region's mappings
  * @nid: NUMA node of the memory
  * @lock: see below
@@ -80,6 +82,7 @@ struct p2pdax_region {
 	struct resource res;
 	void *kaddr;
 	unsigned long align;
+	unsigned long min_align;
 	enum p2pdax_cache_mode cache;
 	int nid;
 	/*

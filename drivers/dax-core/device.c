@@ -96,7 +96,7 @@ static ssize_t align_store(struct device *dev, struct device_attribute *attr,
 		return rc;
 	if (align != PAGE_SIZE && align != SZ_2M && align != SZ_1G)
 		return -EINVAL;
-	if (align > region->align)
+	if (align > region->align || align < region->min_align)
 		return -EINVAL;
 
 	mutex_lock(&ddev->resize_lock);
@@ -383,7 +383,8 @@ struct p2pdax_dev *__p2pdax_dev_create(struct p2pdax_region *region)
 	ddev->n = n;
 	ddev->inode = inode;
 	ddev->region = region;
-	ddev->align = min_t(unsigned long, region->align, SZ_2M);
+	ddev->align = max(min_t(unsigned long, region->align, SZ_2M),
+			  region->min_align);
 	mutex_init(&ddev->resize_lock);
 	init_rwsem(&ddev->fault_sem);
 	mutex_init(&ddev->zero_lock);

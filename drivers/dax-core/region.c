@@ -108,6 +108,15 @@ static ssize_t region_align_show(struct device *dev,
 static struct device_attribute dev_attr_region_align =
 	__ATTR(align, 0444, region_align_show, NULL);
 
+static ssize_t min_align_show(struct device *dev, struct device_attribute *attr,
+			      char *buf)
+{
+	struct p2pdax_region *region = dev_get_drvdata(dev);
+
+	return sysfs_emit(buf, "%lu\n", region->min_align);
+}
+static DEVICE_ATTR_RO(min_align);
+
 static ssize_t available_size_show(struct device *dev,
 				   struct device_attribute *attr, char *buf)
 {
@@ -220,6 +229,7 @@ static struct attribute *p2pdax_region_attrs[] = {
 	&dev_attr_id.attr,
 	&dev_attr_region_size.attr,
 	&dev_attr_region_align.attr,
+	&dev_attr_min_align.attr,
 	&dev_attr_available_size.attr,
 	&dev_attr_cache_mode.attr,
 	&dev_attr_region_resource.attr,
@@ -297,8 +307,9 @@ static void p2pdax_region_unregister(void *data)
  * @info: the range, its kernel mapping, memory type and node
  *
  * The region lives until @parent is unbound; its attributes appear in
- * @parent's "dax_region" directory.  @info->range must be 2 MiB aligned and
- * already mapped into ZONE_DEVICE by the provider.
+ * @parent's "dax_region" directory.  @info->range must be aligned to 2 MiB
+ * and to @info->min_align, and already mapped into ZONE_DEVICE by the
+ * provider.
  *
  * Return: the region, or an ERR_PTR() on failure.
  */
@@ -306,12 +317,15 @@ struct p2pdax_region *devm_p2pdax_region_create(struct device *parent,
 						const struct p2pdax_region_info *info)
 {
 	struct p2pdax_region *region;
+	unsigned long nbits, min_align;
 	struct p2pdax_dev *seed;
-	unsigned long nbits;
 	int rc;
 
-	if (!IS_ALIGNED(info->range.start, SZ_2M) ||
-	    !IS_ALIGNED(range_len(&info->range), SZ_2M))
+	min_align = info->min_align ?: PAGE_SIZE;
+	if (min_align != PAGE_SIZE && min_align != SZ_2M && min_align != SZ_1G)
+		return ERR_PTR(-EINVAL);
+	if (!IS_ALIGNED(info->range.start, max_t(unsigned long, min_align, SZ_2M)) ||
+	    !IS_ALIGNED(range_len(&info->range), max_t(unsigned long, min_align, SZ_2M)))
 		return ERR_PTR(-EINVAL);
 	if (dev_get_drvdata(parent))
 		return ERR_PTR(-EBUSY);
@@ -320,7 +334,7 @@ struct p2pdax_region *devm_p2pdax_region_create(struct device *parent,
 	if (!region)
 		return ERR_PTR(-ENOMEM);
 	/* Whatever the card holds now is nobody's to read: all of it dirty. */
-	region->dirty_shift = PAGE_SHIFT;
+	region->dirty_shift = ilog2(min_align);
 	nbits = range_len(&info->range) >> region->dirty_shift;
 	region->dirty = kvmalloc_array(BITS_TO_LONGS(nbits),
 				       sizeof(unsigned long), GFP_KERNEL);
@@ -349,6 +363,7 @@ struct p2pdax_region *devm_p2pdax_region_create(struct device *parent,
 	};
 	region->kaddr = info->kaddr;
 	region->align = p2pdax_range_align(&info->range);
+	region->min_align = min_align;
 	region->cache = info->cache;
 	region->nid = info->nid;
 

@@ -12,18 +12,21 @@
 #include <linux/memremap.h>
 #include <linux/module.h>
 #include <linux/pci.h>
+#include <linux/sizes.h>
+#include <linux/string.h>
 
 #include "p2pdax.h"
 #include "iopmem-bar.h"
 
 /*
- * Module parameters.  Both are writable at run time and take effect at the
- * next probe, so an administrator (or p2pctl) can pick a BAR or a memory type
- * per card before binding it.  Stores are validated; a bad value is refused
- * with -EINVAL and leaves the old one in place.
+ * Module parameters.  All are writable at run time and take effect at the
+ * next probe, so an administrator (or p2pctl) can pick a BAR, a memory type
+ * or a minimum alignment per card before binding it.  Stores are validated;
+ * a bad value is refused with -EINVAL and leaves the old one in place.
  */
 static int iopmem_bar_param = -1;
 static enum p2pdax_cache_mode iopmem_cache = P2PDAX_CACHE_WC;
+static unsigned long iopmem_min_align = PAGE_SIZE;
 
 static int iopmem_bar_set(const char *val, const struct kernel_param *kp)
 {
@@ -75,6 +78,38 @@ static const struct kernel_param_ops iopmem_cache_ops = {
 };
 module_param_cb(cache, &iopmem_cache_ops, NULL, 0644);
 MODULE_PARM_DESC(cache, "memory type of kernel and user mappings: wc (default), uc or wb");
+
+/* 4096, 2097152 or 1073741824, also as 4K, 2M or 1G. */
+static int iopmem_min_align_set(const char *val, const struct kernel_param *kp)
+{
+	char buf[24], *end;
+	unsigned long long v;
+
+	if (strscpy(buf, val, sizeof(buf)) < 0)
+		return -EINVAL;
+	strim(buf);
+	if (!buf[0])
+		return -EINVAL;
+	v = memparse(buf, &end);
+	if (*end)
+		return -EINVAL;
+	if (v != PAGE_SIZE && v != SZ_2M && v != SZ_1G)
+		return -EINVAL;
+	WRITE_ONCE(iopmem_min_align, v);
+	return 0;
+}
+
+static int iopmem_min_align_get(char *buf, const struct kernel_param *kp)
+{
+	return sysfs_emit(buf, "%lu\n", READ_ONCE(iopmem_min_align));
+}
+
+static const struct kernel_param_ops iopmem_min_align_ops = {
+	.set = iopmem_min_align_set,
+	.get = iopmem_min_align_get,
+};
+module_param_cb(min_align, &iopmem_min_align_ops, NULL, 0644);
+MODULE_PARM_DESC(min_align, "smallest device alignment of the next bound card: 4K (default), 2M or 1G; above 4K the BAR's struct pages are compound pages of that size (vmemmap_shift), which the kernel's vmemmap optimisation shares");
 
 static void iopmem_describe_bars(struct pci_dev *pdev, struct iopmem_bar *bars)
 {
@@ -169,6 +204,7 @@ static int iopmem_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	struct dev_pagemap *pgmap;
 	enum p2pdax_cache_mode mode = READ_ONCE(iopmem_cache);
 	int idx = READ_ONCE(iopmem_bar_param);
+	unsigned long min_align = READ_ONCE(iopmem_min_align);
 	resource_size_t start, len;
 	void *kaddr;
 	int rc;
@@ -187,6 +223,11 @@ static int iopmem_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	}
 	start = pci_resource_start(pdev, idx);
 	len = pci_resource_len(pdev, idx);
+	if (!IS_ALIGNED(start, min_align) || !IS_ALIGNED(len, min_align)) {
+		dev_err(dev, "BAR %d (%pa, %llu MiB) is not aligned to min_align=%lu\n",
+			idx, &start, (unsigned long long)len >> 20, min_align);
+		return -EINVAL;
+	}
 
 	rc = pcim_enable_device(pdev);
 	if (rc) {
@@ -213,6 +254,12 @@ static int iopmem_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		.end = start + len - 1,
 	};
 	pgmap->nr_range = 1;
+	/*
+	 * Compound pages of min_align: their tails' struct pages are all alike,
+	 * so the vmemmap optimisation maps most of them to one shared page.
+	 * Pins then count on the compound head (dax-core knows: min_align).
+	 */
+	pgmap->vmemmap_shift = ilog2(min_align) - PAGE_SHIFT;
 	kaddr = devm_memremap_pages(dev, pgmap);
 	if (IS_ERR(kaddr)) {
 		dev_err(dev, "cannot map BAR %d into ZONE_DEVICE: %pe\n", idx,
@@ -228,15 +275,16 @@ static int iopmem_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 			   idx, p2pdax_cache_mode_name(mode),
 			   p2pdax_cache_mode_name(info.cache));
 	info.nid = dev_to_node(dev);
+	info.min_align = min_align;
 	region = devm_p2pdax_region_create(dev, &info);
 	if (IS_ERR(region)) {
 		dev_err(dev, "cannot create a p2pdax region: %pe\n", region);
 		return PTR_ERR(region);
 	}
 
-	dev_info(dev, "BAR %d (%llu MiB, %s) is p2pdax region %d\n", idx,
-		 (unsigned long long)len >> 20,
-		 p2pdax_cache_mode_name(info.cache),
+	dev_info(dev, "BAR %d (%llu MiB, %s, min_align %lu) is p2pdax region %d\n",
+		 idx, (unsigned long long)len >> 20,
+		 p2pdax_cache_mode_name(info.cache), min_align,
 		 p2pdax_region_id(region));
 	return 0;
 }

@@ -22,7 +22,7 @@ check "two cards, two distinct region ids ($ida, $idb)" test "$ida" != "$idb"
 check_eq "resource is root-only (0400)" 400 "$(stat -c %a "$(pci_sys "$a")/dax_region/resource")"
 iomem_claims() { grep -c ' : iopmem$' /proc/iomem || true; }
 check_eq "the driver claimed both BARs in /proc/iomem" 2 "$(iomem_claims)"
-check "dmesg names the region" dmesg_has "$T_DMESG_MARK" "iopmem $a: BAR 2 (256 MiB, wc) is p2pdax region $ida"
+check "dmesg names the region" dmesg_has "$T_DMESG_MARK" "iopmem $a: BAR 2 (256 MiB, wc, min_align 4096) is p2pdax region $ida"
 
 # PAT: the BAR range is write-combining
 pat_type() {
@@ -73,6 +73,34 @@ for m in uc:uncached wb:write-back; do
 done
 p2p_unbind "$a"
 echo wc >$P/cache
+
+# min_align: validated, then compound pages of that size
+for v in 0 3 4097 8K 4M 512M 2G 1T x 2Mx -4096 $'\n'; do
+	check_store "min_align=${v//$'\n'/(empty)} is refused" EINVAL $P/min_align "$v"
+done
+check_eq "min_align parameter unchanged" 4096 "$(<$P/min_align)"
+check_store "min_align=2M accepted" OK $P/min_align 2M
+check_eq "min_align reads back in bytes" 2097152 "$(<$P/min_align)"
+check "bind with min_align=2M" p2p_bind "$a"
+check_eq "region min_align is 2 MiB" 2097152 "$(region_attr "$a" min_align)"
+check "dmesg names min_align" dmesg_has "$T_DMESG_MARK" "iopmem $a: BAR 2 (256 MiB, wc, min_align 2097152) is p2pdax region"
+s=$(<"$(pci_sys "$a")/dax_region/seed")
+check_eq "the seed's align is 2 MiB" 2097152 "$(dattr "$s" align)"
+check_store "a 4 KiB device align is refused below min_align" EINVAL "$(dsys "$s")/align" 4096
+check_eq "align unchanged" 2097152 "$(dattr "$s" align)"
+check_store "a 2 MiB device of the region" OK "$(dsys "$s")/size" $((4 * MiB))
+check "its bytes through a mapping" "$BIN/p2pmap" fill "/dev/$s" 0 $((4 * MiB)) 17
+check "...are in the host file" check_bytes "$a" "$s" 17
+set_size "$s" 0
+p2p_unbind "$a"
+check_store "min_align=1G accepted" OK $P/min_align 1G
+no_bind() { ! p2p_bind "$1"; }
+check "a 256 MiB BAR cannot bind with min_align=1G" no_bind "$a"
+check "dmesg says why" dmesg_has "$T_DMESG_MARK" "MiB) is not aligned to min_align=1073741824"
+check "and the card is not bound" test ! -e "$(pci_sys "$a")/driver"
+p2p_unbind "$a"
+check_store "min_align=4K accepted" OK $P/min_align 4K
+check_eq "min_align back to 4096" 4096 "$(<$P/min_align)"
 
 p2p_unbind "$b"
 check "rmmod iopmem" rmmod iopmem
