@@ -37,11 +37,28 @@ p2p_bind "$a" || { echo "bench: cannot bind the card" >&2; exit 1; }
 R=$(region_dir "$a")
 modprobe -a nd_e820 nd_pmem dax_pmem device_dax
 sleep 1
-declare -A DAX=()
+declare -A DAX=() DAXMEM=()
+# MemFree in KiB, page cache dropped first
+mem_free() {
+	local k v _
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+	while read -r k v _; do
+		[ "$k" = MemFree: ] && { echo "$v"; return; }
+	done </proc/meminfo
+}
 i=0
 for al in 1G 2M 4K; do
-	ndctl create-namespace -f -e namespace$i.0 -m devdax -a $al -M mem >/dev/null 2>&1 ||
+	# P8's device-dax column: DRAM per GiB of a namespace whose struct pages
+	# are in DRAM (-M mem), compound at 2M and 1G (vmemmap_shift)
+	f0=$(mem_free)
+	if ns=$(ndctl create-namespace -f -e namespace$i.0 -m devdax -a $al -M mem 2>/dev/null); then
+		f1=$(mem_free)
+		sz=$(echo "$ns" | jq -r '.size // empty')
+		[ -n "$sz" ] && DAXMEM[$al]=$(echo "scale=2; ($f0 - $f1) / 1024 / ($sz / 1073741824)" | bc | sed 's/^\./0./')
+	else
 		echo "bench: device-dax namespace$i.0 at $al failed" >&2
+	fi
 	i=$((i + 1))
 done
 while read -r dev al; do DAX[$al]=/dev/$dev; done < <(daxctl list |
@@ -124,6 +141,7 @@ del_dev "$d"
 d=$(new_dev 2097152 "$G")
 o1=$("$PB" regmr "/dev/$d" "$G" "$REPS")
 o2=$("$PB" regmr "$(dax 2097152)" "$G" "$REPS")
+p4_4k=$(echo "$o1" | kv us_median)
 row P4 "ibv_reg_mr of 1 GiB, us" "$(echo "$o1" | kv us_median)" "$(echo "$o2" | kv us_median)" "spread $(spread "$o1" us) / $(spread "$o2" us)"
 
 # ---- P7: memcpy into the mapping; P6: scrub vs memset ----------------------------------------
@@ -147,6 +165,72 @@ for n in 100 1000; do
 done
 row P5 "us per create, N=1000 vs N=100 (p2pdax only)" "${pc[1000]}" "${pc[100]}"
 row P5 "us per delete, N=1000 vs N=100 (p2pdax only)" "${pd[1000]}" "${pd[100]}"
+
+# ---- P8-P10, P4 again: large cards, compound devmaps, the index --------------------------------
+# card 1 is 1 GiB and card 2 64 GiB (bench/run).  P8: DRAM a bind and a
+# whole-card device cost per GiB of card, by min_align; P9: bind time of the
+# 64 GiB card / the 1 GiB card; P10: DRAM a 64 GiB 4K-aligned device takes
+# beyond its zero-size self (the extents are the index).
+big=$(card 2) small=$(card 1)
+P=/sys/module/iopmem/parameters
+# bind_cost CARD: bind it, then give one device all of it; prints
+# "KIB_PER_GIB BIND_SECONDS"
+bind_cost() {
+	local f0 f1 t0 t1 d size gib
+	size=$(card_size "$1")
+	gib=$((size >> 30))
+	f0=$(mem_free)
+	t0=$EPOCHREALTIME
+	p2p_bind "$1" || { echo "bench: cannot bind $1 at min_align $(<$P/min_align)" >&2; echo "n/a n/a"; return; }
+	t1=$EPOCHREALTIME
+	d=$(<"$(region_dir "$1")/seed")
+	echo "$(<$P/min_align)" >"$(dsys "$d")/align"
+	set_size "$d" "$size"
+	f1=$(mem_free)
+	echo "$(((f0 - f1) / gib)) $(echo "$t1 - $t0" | bc)"
+	set_size "$d" 0
+	p2p_unbind "$1"
+}
+for al in 4096:4K 2097152:2M 1073741824:1G; do
+	b=${al%%:*} n=${al#*:}
+	echo "$b" >$P/min_align
+	read -r kpg tb < <(bind_cost "$big")
+	read -r _ ts < <(bind_cost "$small")
+	mpg=n/a
+	[[ $kpg =~ ^-?[0-9]+$ ]] && mpg=$(echo "scale=2; $kpg / 1024" | bc | sed 's/^\./0./; s/^-\./-0./')
+	row P8 "DRAM MiB per GiB of card, min_align $n (64 GiB card)" "$mpg" "${DAXMEM[$n]:-n/a}"
+	r=n/a
+	[[ $tb =~ ^[0-9.]+$ ]] && [[ $ts =~ ^[0-9.]+$ ]] && [ "$(echo "$ts > 0" | bc)" = 1 ] &&
+		r=$(echo "scale=1; $tb / $ts" | bc)
+	row P9 "bind time 64 GiB / 1 GiB card, min_align $n" "$r" n/a "64 GiB: ${tb} s, 1 GiB: ${ts} s"
+done
+echo 4096 >$P/min_align
+
+# P10: a 64 GiB device at 4 KiB alignment, five grows and shrinks
+p2p_bind "$big"
+d=$(<"$(region_dir "$big")/seed")
+echo 4096 >"$(dsys "$d")/align"
+idx=()
+for ((k = 0; k < 5; k++)); do
+	f0=$(mem_free)
+	set_size "$d" $((64 * G))
+	f1=$(mem_free)
+	idx+=("$(((f0 - f1) * 1024))")
+	set_size "$d" 0
+done
+row P10 "index bytes of a 64 GiB device at align 4K (MemFree delta)" "$(med "${idx[@]}")" n/a "spread $(rng "${idx[@]}") (page granularity; the extent array is 1 KiB, in the device object)"
+p2p_unbind "$big"
+
+# P4 again: ibv_reg_mr of 1 GiB in a 2 MiB-minimum region (compound pages)
+p2p_unbind "$a"
+echo 2M >$P/min_align
+p2p_bind "$a"
+echo 4096 >$P/min_align
+d=$(new_dev 2097152 "$G")
+o1=$("$PB" regmr "/dev/$d" "$G" "$REPS")
+o2=$("$PB" regmr "$(dax 2097152)" "$G" "$REPS")
+row P4 "ibv_reg_mr of 1 GiB, min_align 2M region, us" "$(echo "$o1" | kv us_median)" "$(echo "$o2" | kv us_median)" "spread $(spread "$o1" us) / $(spread "$o2" us); 4K-capable region: $p4_4k us"
+del_dev "$d"
 
 # ---- output ----------------------------------------------------------------------------------------
 {

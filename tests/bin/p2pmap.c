@@ -11,6 +11,10 @@
  *                                     verify with pread(2) that FILE bytes
  *                                     [FOFF, FOFF+LEN) hold the pattern of
  *                                     device offsets [DOFF, DOFF+LEN)
+ *   p2pmap ends  DEV SEED              map all of DEV (a p2pdax node) and write
+ *                                     the pattern into the first and the last
+ *                                     4 KiB page of every extent (from sysfs);
+ *                                     print "N pages written"
  *   p2pmap fzero FILE FOFF LEN        verify with pread(2) that FILE bytes
  *                                     [FOFF, FOFF+LEN) are zero
  *   p2pmap touch DEV LEN              write one byte per 4 KiB page of a
@@ -218,6 +222,45 @@ static int cmd_fzero(char **a)
 		done += n;
 	}
 	printf("%" PRIu64 " bytes zero\n", done);
+	return 0;
+}
+
+static int cmd_ends(char **a)
+{
+	const char *name = strrchr(a[0], '/') ? strrchr(a[0], '/') + 1 : a[0];
+	uint64_t seed = num(a[1]), size = 0, s, e, pg, offs[2], i;
+	char path[256], line[128];
+	volatile uint64_t *p;
+	int k, n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/class/p2pdax/%s/size", name);
+	f = fopen(path, "r");
+	if (!f || !fgets(line, sizeof(line), f) || !(size = strtoull(line, NULL, 0))) {
+		fprintf(stderr, "p2pmap ends: no size for %s\n", name);
+		return 1;
+	}
+	fclose(f);
+	p = map(a[0], 0, size, PROT_READ | PROT_WRITE);
+	snprintf(path, sizeof(path), "/sys/class/p2pdax/%s/extents", name);
+	f = fopen(path, "r");
+	if (!f) {
+		fprintf(stderr, "p2pmap ends: %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %" SCNu64, &s, &e, &pg) != 3)
+			continue;
+		offs[0] = pg * 4096;
+		offs[1] = pg * 4096 + (e - s + 1) - 4096;
+		for (k = 0; k < 2; k++) {
+			for (i = 0; i < 4096 / 8; i++)
+				p[(offs[k] + i * 8) / 8] = pattern(seed, offs[k] + i * 8);
+			n++;
+		}
+	}
+	fclose(f);
+	printf("%d pages written\n", n);
 	return 0;
 }
 
@@ -446,6 +489,8 @@ int main(int argc, char **argv)
 		return cmd_check(a, 1);
 	if (!strcmp(cmd, "fcheck") && n == 5)
 		return cmd_fcheck(a);
+	if (!strcmp(cmd, "ends") && n == 2)
+		return cmd_ends(a);
 	if (!strcmp(cmd, "fzero") && n == 3)
 		return cmd_fzero(a);
 	if (!strcmp(cmd, "touch") && n == 2)

@@ -1,6 +1,7 @@
 #!/bin/bash
-# make bench QUICK=1 runs in one guest and prints every row (P1-P7), for
-# p2pdax and the upstream device-dax anchor.  No figure is judged.
+# make bench QUICK=1 runs in one guest and prints every row (P1-P10), for
+# p2pdax and the upstream device-dax anchor where it has an equivalent.  No
+# figure is judged.
 . "$(dirname "$0")/../common"
 cd "$TOP"
 # figures from a lockdep/KASAN kernel measure the debugging, not iopmem;
@@ -16,7 +17,15 @@ for id in P1 P2 P3 P4 P5 P6 P7; do
 	n=$(echo "$out" | grep -cE "^csv,$id,\"[^\"]+\",[0-9.]+,[0-9.]+,[0-9.]+," || true)
 	check "row $id printed with numbers for both columns ($n rows)" test "$n" -ge 1
 done
-check_eq "14 CSV rows" 14 "$(echo "$out" | grep -c '^csv,P')"
+for id in P9 P10; do
+	n=$(echo "$out" | grep -cE "^csv,$id,\"[^\"]+\",-?[0-9.]+,n/a," || true)
+	check "row $id printed with a p2pdax number ($n rows)" test "$n" -ge 1
+done
+check_eq "P8 at min_align 4K, 2M and 1G, both columns" 3 \
+	"$(echo "$out" | grep -cE '^csv,P8,"[^"]+min_align (4K|2M|1G)[^"]*",-?[0-9.]+,[0-9.]+,' || true)"
+check_eq "P9 at min_align 4K, 2M and 1G" 3 "$(echo "$out" | grep -c '^csv,P9,' || true)"
+check_eq "P4 for a 4K-capable and a 2M-minimum region" 2 "$(echo "$out" | grep -c '^csv,P4,' || true)"
+check_eq "22 CSV rows" 22 "$(echo "$out" | grep -c '^csv,P')"
 check_eq "P1 counts the same faults at 2M for both systems" \
 	"$(echo "$out" | awk -F, '/^csv,P1,"faults to touch 1024 MiB at align 2M"/ { print $4 }')" \
 	"$(echo "$out" | awk -F, '/^csv,P1,"faults to touch 1024 MiB at align 2M"/ { print $5 }')"

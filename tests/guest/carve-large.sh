@@ -1,0 +1,124 @@
+#!/bin/bash
+# vm: --bar 64G --mem 4G
+# A 64 GiB card: bound (struct pages for all of it), carved into a 4 KiB-
+# aligned 16 GiB device of two extents, a 2 MiB-aligned 32 GiB device and a
+# 1 GiB-aligned 15 GiB device; the first and last page of every extent are
+# written through the mappings and found in the host file.  Zeroing waits
+# for a device's first fault, so carving 63 GiB leaves the backing file
+# sparse.  Then shrink and delete while tenants hold mappings, and unloading
+# gives back all the memory the bind took.
+. "$(dirname "$0")/../common"
+guest_only
+
+a=$(card 0)
+R=$(region_dir "$a")
+M=$MiB G=$GiB
+file=$(card_file_of "$a")
+mem_free() {	# MemFree in KiB
+	local k v _
+	while read -r k v _; do
+		[ "$k" = MemFree: ] && { echo "$v"; return; }
+	done </proc/meminfo
+}
+settle() { sync; echo 3 >/proc/sys/vm/drop_caches; }
+allocated_mib() { echo $(($(stat -c '%b * %B' "$file") >> 20)); }
+
+settle
+free0=$(mem_free)
+p2p_load
+t0=$EPOCHREALTIME
+check "bind a 64 GiB card" p2p_bind "$a"
+t1=$EPOCHREALTIME
+settle
+free1=$(mem_free)
+echo "# bind took $(echo "$t1 - $t0" | bc) s; DRAM: $(((free0 - free1) / 1024)) MiB for 64 GiB"
+check_eq "region size" $((64 * G)) "$(region_attr "$a" size)"
+check_eq "region supports 1 GiB alignment" "$G" "$(region_attr "$a" align)"
+check_eq "region min_align is 4 KiB (the default)" 4096 "$(region_attr "$a" min_align)"
+
+# ---- carve: A (4K) 8 GiB, B (2M) 32 GiB, A grows past B, C (1G) 15 GiB ------
+new_dev() {	# new_dev ALIGN SIZE: size the seed, print its name
+	local d
+	d=$(<"$R/seed")
+	echo "$1" >"$(dsys "$d")/align" && set_size "$d" "$2" && echo "$d"
+}
+A=$(new_dev 4096 $((8 * G)))
+B=$(new_dev $((2 * M)) $((32 * G)))
+set_size "$A" $((16 * G))
+C=$(new_dev "$G" $((15 * G)))
+check_eq "A: 16 GiB at 4 KiB alignment" "$((16 * G)) 4096" "$(dsize "$A") $(dattr "$A" align)"
+check_eq "B: 32 GiB at 2 MiB alignment" "$((32 * G)) $((2 * M))" "$(dsize "$B") $(dattr "$B" align)"
+check_eq "C: 15 GiB at 1 GiB alignment" "$((15 * G)) $G" "$(dsize "$C") $(dattr "$C" align)"
+check_eq "A has two extents, B and C one" "2 1 1" "$(nr_extents "$A") $(nr_extents "$B") $(nr_extents "$C")"
+check_eq "1 GiB left" "$G" "$(region_attr "$a" available_size)"
+check_region "carved 63 GiB" "$a"
+check "carving wrote nothing: the backing file stays sparse ($(allocated_mib) MiB allocated)" \
+	test "$(allocated_mib)" -lt 64
+
+# check_ends CARD DEV SEED: the first and last page of every extent of DEV
+# hold the pattern in the host file
+check_ends() {
+	local base l r s e pg len total=0
+	base=$(($(region_attr "$1" resource)))
+	extents "$2"
+	for l in "${EXT[@]}"; do
+		pg=${l#* } r=${l% *}
+		s=$((${r%-*})) e=$((${r#*-}))
+		len=$((e - s + 1))
+		"$BIN/p2pmap" fcheck "$file" $((s - base)) 4096 "$3" $((pg * 4096)) || return 1
+		"$BIN/p2pmap" fcheck "$file" $((e + 1 - 4096 - base)) 4096 "$3" $((pg * 4096 + len - 4096)) || return 1
+		total=$((total + 8192))
+	done
+	[ "$total" -gt 0 ] && [ "$total" = $((${#EXT[@]} * 8192)) ] ||
+		{ echo "# check_ends $2: compared $total bytes"; return 1; }
+	echo "# check_ends $2: $total bytes compared"
+}
+seed=11
+for d in "$A" "$B" "$C"; do
+	n=$(nr_extents "$d")
+	check_eq "$d: first and last page of its $n extent(s) written" "$((2 * n)) pages written" \
+		"$("$BIN/p2pmap" ends "/dev/$d" "$seed")"
+	check "$d: those pages are in the host file" check_ends "$a" "$d" "$seed"
+	seed=$((seed + 1))
+done
+check "touching the ends zeroed only the blocks touched ($(allocated_mib) MiB allocated)" \
+	test "$(allocated_mib)" -lt 64
+
+# ---- shrink and delete under load ----------------------------------------------
+coproc HB { "$BIN/p2pmap" hold "/dev/$B" $((64 * M)); }
+read -r line <&"${HB[0]}"
+check_eq "a tenant of B maps and writes its first 64 MiB" mapped "$line"
+hb_pid=$HB_PID
+exec {hb_out}<&"${HB[0]}" {hb_in}>&"${HB[1]}"
+coproc HC { "$BIN/p2pmap" hold "/dev/$C" "$G"; }
+read -r line <&"${HC[0]}"
+check_eq "a tenant of C maps and writes its first GiB" mapped "$line"
+hc_pid=$HC_PID
+set_size "$B" $((16 * G))
+check_eq "B shrinks to 16 GiB while mapped below" $((16 * G)) "$(dsize "$B")"
+set_size "$C" 0
+check_eq "C shrinks to 0 while mapped" 0 "$(dsize "$C")"
+check_store "and is deleted" OK "$R/delete" "$C"
+exec {HC[1]}>&-
+read -r line <&"${HC[0]}"
+check_eq "C's tenant gets SIGBUS" SIGBUS "$line"
+wait "$hc_pid" 2>/dev/null || true
+exec {hb_in}>&-
+read -r line <&"$hb_out"
+check_eq "B's tenant still writes" OK "$line"
+wait "$hb_pid" 2>/dev/null || true
+check_eq "B's ends written again after the shrink" "2 pages written" "$("$BIN/p2pmap" ends "/dev/$B" 21)"
+check "and in the host file" check_ends "$a" "$B" 21
+check_eq "17 GiB free again" $((17 * G)) "$(region_attr "$a" available_size)"
+check_region "after shrink and delete" "$a"
+
+# ---- unload: all of the memory comes back ----------------------------------------
+set_size "$A" 0
+set_size "$B" 0
+p2p_unbind "$a"
+check "rmmod iopmem dax_core" p2p_unload
+settle
+free2=$(mem_free)
+echo "# MemFree: $free0 KiB before, $free1 KiB bound, $free2 KiB after rmmod"
+check "rmmod gave back the bind's memory (MemFree within 1% of before)" \
+	test $(((free0 - free2) * 100)) -le "$free0" -a $(((free2 - free0) * 100)) -le "$free0"
