@@ -174,6 +174,9 @@ static void p2pdax_zero(struct p2pdax_region *region, resource_size_t start,
 	void *p = region->kaddr + (start - region->res.start);
 	resource_size_t pos = start;
 
+	/* blocks are whole pages: memset64() must not leave a tail */
+	if (WARN_ON_ONCE(!IS_ALIGNED(start | len, PAGE_SIZE)))
+		return;
 	while (len) {
 		resource_size_t n = min_t(resource_size_t, len, SZ_2M);
 

@@ -7,14 +7,15 @@
 # its mapping throughout and its bytes, read from the host's backing file,
 # never change.
 . "$(dirname "$0")/../common"
-guest_only
 
-# IOPMEM_HOTPLUG_CYCLES: fewer (CI's run on the debug kernel) or more cycles
+# IOPMEM_HOTPLUG_CYCLES: fewer (CI's run on the debug kernel) or more cycles;
+# checked before anything else (tests/host/run-vm.sh tries bad values)
 CYCLES=${IOPMEM_HOTPLUG_CYCLES:-20}
 if ! [[ $CYCLES =~ ^[1-9][0-9]{0,2}$ ]]; then
 	fail "IOPMEM_HOTPLUG_CYCLES is a number of cycles from 1 to 999" "got '$CYCLES'"
 	exit 1
 fi
+guest_only
 M=$((1 << 20))
 a=$(card 0) b=$(card 1)
 qmp_open || { fail "the guest's QMP monitor answers"; exit 1; }

@@ -17,6 +17,8 @@ for id in P1 P2 P3 P4 P5 P6 P7; do
 	n=$(echo "$out" | grep -cE "^csv,$id,\"[^\"]+\",[0-9.]+,[0-9.]+,[0-9.]+," || true)
 	check "row $id printed with numbers for both columns ($n rows)" test "$n" -ge 1
 done
+check_eq "P3: every bandwidth is above zero (perftest ran)" 0 \
+	"$(echo "$out" | awk -F, '/^csv,P3,/ && ($4 + 0 <= 0 || $5 + 0 <= 0)' | wc -l)"
 for id in P9 P10; do
 	n=$(echo "$out" | grep -cE "^csv,$id,\"[^\"]+\",-?[0-9.]+,n/a," || true)
 	check "row $id printed with a p2pdax number ($n rows)" test "$n" -ge 1

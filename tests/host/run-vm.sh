@@ -73,3 +73,15 @@ rc=0; "$RUNVM" -q --outdir "$out" --bar 3M -- true 2>/dev/null || rc=$?
 check_eq "non-power-of-two card is refused" 2 "$rc"
 rc=0; "$RUNVM" -q --outdir "$out" --bogus -- true 2>/dev/null || rc=$?
 check_eq "unknown option is refused" 2 "$rc"
+
+# the hot-unplug test's cycle count is validated before it needs a guest
+for v in 0 1000 x -3 "" " 5" 5x; do
+	o=$(IOPMEM_HOTPLUG_CYCLES=$v bash "$TOP/tests/guest/iopmem-hotplug.sh" 2>&1) && r=0 || r=$?
+	if [ -z "$v" ]; then
+		# empty means the default (20): on the host the test skips
+		check_match "IOPMEM_HOTPLUG_CYCLES='' is the default (skips on the host)" 'SKIP|skip' "$o"
+		continue
+	fi
+	check_eq "IOPMEM_HOTPLUG_CYCLES='$v' refused (exit 1)" 1 "$r"
+	check_match "...saying what it wants" "IOPMEM_HOTPLUG_CYCLES is a number of cycles from 1 to 999" "$o"
+done
