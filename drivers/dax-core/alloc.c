@@ -174,13 +174,14 @@ static void p2pdax_zero(struct p2pdax_region *region, resource_size_t start,
 	void *p = region->kaddr + (start - region->res.start);
 	resource_size_t pos = start;
 
-	/* blocks are whole pages: memset64() must not leave a tail */
-	if (WARN_ON_ONCE(!IS_ALIGNED(start | len, PAGE_SIZE)))
-		return;
+	/* blocks are whole pages; should one not be, still zero every byte */
+	WARN_ON_ONCE(!IS_ALIGNED(start | len, PAGE_SIZE));
 	while (len) {
 		resource_size_t n = min_t(resource_size_t, len, SZ_2M);
 
 		memset64(p, 0, n / sizeof(u64));
+		if (n % sizeof(u64))
+			memset(p + round_down(n, sizeof(u64)), 0, n % sizeof(u64));
 		p2pdax_publish(region, pos, n);
 		p += n;
 		pos += n;
