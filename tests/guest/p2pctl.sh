@@ -49,8 +49,8 @@ check_eq "bind twice is harmless" 0 "$("$P" bind "$a" | jq_ '.id')"
 # ---- list ----------------------------------------------------------------------------
 out=$("$P" list)
 check_eq "list: two regions" 2 "$(echo "$out" | jq_ 'length')"
-check_eq "list: region fields" "$a 0 268435456 268435456 2097152 wc" \
-	"$(echo "$out" | jq_ '.[0] | [.pci, .id, .size, .available_size, .align, .cache_mode] | map(tostring) | join(" ")')"
+check_eq "list: region fields" "$a 0 268435456 268435456 2097152 4096 wc" \
+	"$(echo "$out" | jq_ '.[0] | [.pci, .id, .size, .available_size, .align, .min_align, .cache_mode] | map(tostring) | join(" ")')"
 check_eq "list -r PCI" 1 "$("$P" list -r "$b" | jq_ '.[0].id')"
 check_eq "list -r ID" "$b" "$("$P" list -r 1 | jq_ '.[0].pci')"
 check_eq "list -u: human units" "256.00 MiB" "$("$P" list -u -r 0 | jq_ '.[0].size')"

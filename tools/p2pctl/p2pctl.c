@@ -113,6 +113,7 @@ struct json_object *region_json(const struct p2p_region *r, bool seed)
 	jadd(o, "size", jsize(r->size));
 	jadd(o, "available_size", jsize(r->avail));
 	jadd(o, "align", jsize(r->align));
+	jadd(o, "min_align", jsize(r->min_align));
 	jadd(o, "cache_mode", json_object_new_string(r->cache));
 	if (r->bar >= 0)
 		jadd(o, "bar", json_object_new_int(r->bar));

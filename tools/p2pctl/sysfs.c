@@ -114,6 +114,10 @@ int region_load(const char *pci, struct p2p_region *r)
 	rc = rc ?: sysfs_read_u64(p, &r->avail);
 	snprintf(p, sizeof(p), "%s/align", d);
 	rc = rc ?: sysfs_read_u64(p, &r->align);
+	snprintf(p, sizeof(p), "%s/min_align", d);
+	/* absent before min_align existed: every region was 4 KiB-capable */
+	if (!rc && sysfs_read_u64(p, &r->min_align))
+		r->min_align = 4096;
 	snprintf(p, sizeof(p), "%s/cache_mode", d);
 	rc = rc ?: sysfs_read(p, r->cache, sizeof(r->cache));
 	snprintf(p, sizeof(p), "%s/seed", d);

@@ -16,7 +16,7 @@ struct p2p_extent {
 struct p2p_region {
 	char pci[13];
 	int id;
-	uint64_t size, avail, align, start;
+	uint64_t size, avail, align, min_align, start;
 	char cache[8];
 	char seed[32];
 	int bar;		/* the BAR the region is, or -1 */
