@@ -14,7 +14,6 @@
 #include <linux/bitmap.h>
 #include <linux/delay.h>
 #include <linux/mm.h>
-#include <linux/sched/signal.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
 
@@ -85,6 +84,7 @@ phys_addr_t __p2pdax_pgoff_to_phys(struct p2pdax_dev *ddev, pgoff_t pgoff)
 	int lo = 0, hi = ddev->nr_extents;
 	struct p2pdax_extent *ext;
 
+	lockdep_assert_held(&ddev->fault_sem);
 	if (!hi || pgoff < ddev->extents[0].pgoff)
 		return PHYS_ADDR_MAX;
 	/* the last extent whose first page is <= @pgoff */
@@ -154,11 +154,15 @@ void p2pdax_publish(struct p2pdax_region *region, phys_addr_t start, u64 len)
 static void p2pdax_mark_dirty(struct p2pdax_region *region,
 			      resource_size_t start, resource_size_t len)
 {
-	unsigned long first = (start - region->res.start) >> region->dirty_shift;
-	unsigned long n = len >> region->dirty_shift;
+	unsigned int shift = region->dirty_shift;
+	unsigned long first = (start - region->res.start) >> shift;
+	unsigned long end = DIV_ROUND_UP(start + len - region->res.start,
+					 1UL << shift);
 
+	/* Blocks never straddle devices; should one, it is dirty all the same. */
+	WARN_ON_ONCE(!IS_ALIGNED(start | len, 1UL << shift));
 	spin_lock(&region->dirty_lock);
-	bitmap_set(region->dirty, first, n);
+	bitmap_set(region->dirty, first, end - first);
 	spin_unlock(&region->dirty_lock);
 }
 
@@ -188,6 +192,12 @@ static void p2pdax_zero(struct p2pdax_region *region, resource_size_t start,
 		len -= n;
 		cond_resched();
 	}
+	/*
+	 * Read back, whatever the memory type: a read of the card completes
+	 * only after the posted writes before it, so the zeroes are in the
+	 * card before a peer can be handed the address.
+	 */
+	(void)READ_ONCE(*(u8 *)(p - 1));
 }
 
 /**
@@ -202,9 +212,13 @@ static void p2pdax_zero(struct p2pdax_region *region, resource_size_t start,
  * Bits are cleared only after the zeroes are published, so a fault that
  * finds its blocks clean without the lock can map them at once.  A block's
  * bits are set again only when its device gives it back, with fault_sem held
- * for write: never while a fault of the device runs.
+ * for write: never while a fault of the device runs.  Blocks are at most
+ * 2 MiB (region->dirty_shift), so a fault zeroes at most 2 MiB.
+ *
+ * Return: 0, or -EINTR if the task was killed while waiting for another
+ * fault's zeroing.
  */
-void p2pdax_zero_for_map(struct p2pdax_dev *ddev, phys_addr_t phys, u64 len)
+int p2pdax_zero_for_map(struct p2pdax_dev *ddev, phys_addr_t phys, u64 len)
 {
 	struct p2pdax_region *region = ddev->region;
 	unsigned int shift = region->dirty_shift;
@@ -214,12 +228,17 @@ void p2pdax_zero_for_map(struct p2pdax_dev *ddev, phys_addr_t phys, u64 len)
 	lockdep_assert_held_read(&ddev->fault_sem);
 	first = (phys - base) >> shift;
 	end = (phys + len - base + (1UL << shift) - 1) >> shift;
-	if (find_next_bit(region->dirty, end, first) >= end) {
-		/* clean: the zeroes were published before the bits cleared */
-		smp_rmb();
-		return;
+	/*
+	 * Clean blocks were zeroed, published and read back before their bits
+	 * were cleared (under dirty_lock); the mapping this fault makes is
+	 * ordered after the load of the bits.
+	 */
+	if (data_race(find_next_bit(region->dirty, end, first)) >= end) {
+		smp_acquire__after_ctrl_dep();
+		return 0;
 	}
-	mutex_lock(&ddev->zero_lock);
+	if (mutex_lock_killable(&ddev->zero_lock))
+		return -EINTR;
 	for (b = first; b < end; b = e) {
 		spin_lock(&region->dirty_lock);
 		b = find_next_bit(region->dirty, end, b);
@@ -234,6 +253,7 @@ void p2pdax_zero_for_map(struct p2pdax_dev *ddev, phys_addr_t phys, u64 len)
 		spin_unlock(&region->dirty_lock);
 	}
 	mutex_unlock(&ddev->zero_lock);
+	return 0;
 }
 
 /*
@@ -376,7 +396,7 @@ static void __p2pdax_release_claims(struct p2pdax_region *region,
 }
 
 /*
- * Append a claimed, zeroed piece to the device; fault_sem held for write.
+ * Append a claimed piece to the device; fault_sem held for write.
  * *@claim becomes NULL once the device has taken it in (or it was given back).
  */
 static int __p2pdax_dev_append(struct p2pdax_dev *ddev, struct resource **claim)

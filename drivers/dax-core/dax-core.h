@@ -4,11 +4,13 @@
  * objects, their lifetimes and the lock order; in short:
  *
  *   ddev->resize_lock (mutex)  ->  region->lock (mutex)  ->
- *	ddev->fault_sem (rwsem)  ->  mm locks
+ *	ddev->fault_sem (rwsem)  ->  i_mmap_rwsem / page-table locks
+ *   mmap_lock  ->  ddev->fault_sem  ->  ddev->zero_lock  ->
+ *	region->dirty_lock (spinlock)
  *
  * ddev->resize_lock serialises changes of one device's size and align.
- * region->lock serialises every change of
- * a region and of its devices (sysfs stores, create/delete, teardown).
+ * region->lock serialises every change of a region and of its devices
+ * (sysfs stores, create/delete, teardown).
  * ddev->fault_sem is taken for read by mmap, fsync and the fault handler and
  * for write by whatever changes what a device maps (its extents, size,
  * liveness), so faults never see a half-made change.  A fault that must
@@ -68,7 +70,8 @@
  *	may hold bytes its next device must not see (from before the region,
  *	or from a device that gave it back); cleared once zeroed, when a
  *	device first maps it (alloc.c, p2pdax_zero_for_map())
- * @dirty_shift: log2 of @dirty's granularity (the smallest fault size)
+ * @dirty_shift: log2 of @dirty's granularity: the region's min_align, but
+ *	at most 2 MiB (the largest fault), so that a fault zeroes at most that
  * @devnums: device numbers in use (the N in p2pdax<id>.N), allocated
  *	cyclically from @next_n so that a name is not reused
  * @next_n: the next device number; kept across unbind and rebind of a region
@@ -177,7 +180,7 @@ void p2pdax_region_put(struct p2pdax_region *region);
 phys_addr_t __p2pdax_pgoff_to_phys(struct p2pdax_dev *ddev, pgoff_t pgoff);
 void p2pdax_publish(struct p2pdax_region *region, phys_addr_t start, u64 len);
 void __p2pdax_revoke(struct p2pdax_dev *ddev, u64 start, u64 len);
-void p2pdax_zero_for_map(struct p2pdax_dev *ddev, phys_addr_t phys, u64 len);
+int p2pdax_zero_for_map(struct p2pdax_dev *ddev, phys_addr_t phys, u64 len);
 int __p2pdax_dev_resize(struct p2pdax_dev *ddev, u64 size);
 void __p2pdax_dev_release_extents(struct p2pdax_dev *ddev);
 void p2pdax_wait_unpinned(struct p2pdax_region *region);

@@ -80,7 +80,10 @@ static vm_fault_t p2pdax_huge_fault(struct vm_fault *vmf, P2PDAX_FAULT_ARG)
 		goto out;
 	}
 	/* Nothing is mapped before it is zeroed (see alloc.c). */
-	p2pdax_zero_for_map(ddev, phys, fault_size);
+	if (p2pdax_zero_for_map(ddev, phys, fault_size)) {
+		ret = VM_FAULT_SIGBUS;	/* killed meanwhile: never seen */
+		goto out;
+	}
 	pfn = phys_to_pfn_t(phys, PFN_DEV | PFN_MAP);
 	if (fault_size == PMD_SIZE)
 		ret = vmf_insert_pfn_pmd(vmf, pfn, write);

@@ -334,8 +334,13 @@ struct p2pdax_region *devm_p2pdax_region_create(struct device *parent,
 	if (!region)
 		return ERR_PTR(-ENOMEM);
 	/* Whatever the card holds now is nobody's to read: all of it dirty. */
-	region->dirty_shift = ilog2(min_align);
+	region->dirty_shift = min_t(unsigned int, ilog2(min_align), PMD_SHIFT);
 	nbits = range_len(&info->range) >> region->dirty_shift;
+	/* the bitmap helpers count bits in an int (8 TiB at 4 KiB) */
+	if (nbits > INT_MAX) {
+		rc = -E2BIG;
+		goto err_free_region;
+	}
 	region->dirty = kvmalloc_array(BITS_TO_LONGS(nbits),
 				       sizeof(unsigned long), GFP_KERNEL);
 	if (!region->dirty) {
