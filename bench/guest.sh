@@ -38,15 +38,16 @@ R=$(region_dir "$a")
 modprobe -a nd_e820 nd_pmem dax_pmem device_dax
 sleep 1
 declare -A DAX=() DAXMEM=()
-# MemFree in KiB, page cache dropped first
+# Free memory in KiB, page cache dropped first: the zones' free pages plus
+# the pages the per-CPU lists hold (MemFree leaves those out, and they hide
+# allocations of a few hundred pages)
 mem_free() {
-	local k v _
 	sync
 	echo 3 >/proc/sys/vm/drop_caches
-	while read -r k v _; do
-		[ "$k" = MemFree: ] && { echo "$v"; return; }
-	done </proc/meminfo
+	awk '$1 == "nr_free_pages" || $1 == "count:" { n += $2 } END { print n * 4 }' /proc/zoneinfo
 }
+# the raw pmem namespaces have struct pages of their own: gone first
+ndctl disable-namespace all >/dev/null 2>&1
 i=0
 for al in 1G 2M 4K; do
 	# P8's device-dax column: DRAM per GiB of a namespace whose struct pages
@@ -55,6 +56,7 @@ for al in 1G 2M 4K; do
 	if ns=$(ndctl create-namespace -f -e namespace$i.0 -m devdax -a $al -M mem 2>/dev/null); then
 		f1=$(mem_free)
 		sz=$(echo "$ns" | jq -r '.size // empty')
+		echo "bench: device-dax namespace$i.0 at $al: $sz bytes, MemFree $f0 -> $f1 KiB" >&2
 		[ -n "$sz" ] && DAXMEM[$al]=$(echo "scale=2; ($f0 - $f1) / 1024 / ($sz / 1073741824)" | bc | sed 's/^\./0./')
 	else
 		echo "bench: device-dax namespace$i.0 at $al failed" >&2
@@ -93,6 +95,10 @@ for ((k = 0; k < 128; k++)); do fill+=("$(new_dev 4096 "$piece")"); done
 for ((k = 0; k < 128; k += 2)); do del_dev "${fill[$k]}"; done
 many=$(new_dev 4096 "$len")
 ne=$(nr_extents "$many")
+# one untimed pass first: memory is zeroed in its first fault (P6), and P2
+# is about the lookup
+"$PB" faults "/dev/$one" "$len" >/dev/null
+"$PB" faults "/dev/$many" "$len" >/dev/null
 t1=() t64=() td=()
 for ((k = 0; k < REPS; k++)); do
 	t1+=("$("$PB" faults "/dev/$one" "$len" | kv ns_per_fault)")
@@ -150,6 +156,7 @@ del_dev "$d"
 
 # ---- P4: ibv_reg_mr of 1 GiB ------------------------------------------------------------
 d=$(new_dev 2097152 "$G")
+"$PB" faults "/dev/$d" "$G" >/dev/null	# zeroed first (P6): P4 is the registration
 o1=$("$PB" regmr "/dev/$d" "$G" "$REPS")
 o2=$("$PB" regmr "$(dax 2097152)" "$G" "$REPS")
 p4_4k=$(echo "$o1" | kv us_median)
@@ -184,29 +191,31 @@ row P5 "us per delete, N=1000 vs N=100 (p2pdax only)" "${pd[1000]}" "${pd[100]}"
 # beyond its zero-size self (the extents are the index).
 big=$(card 2) small=$(card 1)
 P=/sys/module/iopmem/parameters
-# bind_cost CARD: bind it, then give one device all of it; prints
+# bind_cost N: bind card N, then give one device all of it; prints
 # "KIB_PER_GIB BIND_SECONDS"
 bind_cost() {
-	local f0 f1 t0 t1 d size gib
+	local f0 f1 t0 t1 d c size gib
+	c=$(card "$1")
 	size=$(card_size "$1")
 	gib=$((size >> 30))
 	f0=$(mem_free)
 	t0=$EPOCHREALTIME
-	p2p_bind "$1" || { echo "bench: cannot bind $1 at min_align $(<$P/min_align)" >&2; echo "n/a n/a"; return; }
+	p2p_bind "$c" || { echo "bench: cannot bind $c at min_align $(<$P/min_align)" >&2; echo "n/a n/a"; return; }
 	t1=$EPOCHREALTIME
-	d=$(<"$(region_dir "$1")/seed")
+	d=$(<"$(region_dir "$c")/seed")
 	echo "$(<$P/min_align)" >"$(dsys "$d")/align"
 	set_size "$d" "$size"
 	f1=$(mem_free)
+	echo "bench: card $c ($gib GiB) at min_align $(<$P/min_align): MemFree $f0 -> $f1 KiB, bind $(echo "$t1 - $t0" | bc) s" >&2
 	echo "$(((f0 - f1) / gib)) $(echo "$t1 - $t0" | bc)"
 	set_size "$d" 0
-	p2p_unbind "$1"
+	p2p_unbind "$c"
 }
 for al in 4096:4K 2097152:2M 1073741824:1G; do
 	b=${al%%:*} n=${al#*:}
 	echo "$b" >$P/min_align
-	read -r kpg tb < <(bind_cost "$big")
-	read -r _ ts < <(bind_cost "$small")
+	read -r kpg tb < <(bind_cost 2)
+	read -r _ ts < <(bind_cost 1)
 	mpg=n/a
 	[[ $kpg =~ ^-?[0-9]+$ ]] && mpg=$(echo "scale=2; $kpg / 1024" | bc | sed 's/^\./0./; s/^-\./-0./')
 	row P8 "DRAM MiB per GiB of card, min_align $n (64 GiB card)" "$mpg" "${DAXMEM[$n]:-n/a}"
@@ -238,6 +247,7 @@ echo 2M >$P/min_align
 p2p_bind "$a"
 echo 4096 >$P/min_align
 d=$(new_dev 2097152 "$G")
+"$PB" faults "/dev/$d" "$G" >/dev/null	# zeroed first (P6): P4 is the registration
 o1=$("$PB" regmr "/dev/$d" "$G" "$REPS")
 o2=$("$PB" regmr "$(dax 2097152)" "$G" "$REPS")
 row P4 "ibv_reg_mr of 1 GiB, min_align 2M region, us" "$(echo "$o1" | kv us_median)" "$(echo "$o2" | kv us_median)" "spread $(spread "$o1" us) / $(spread "$o2" us); 4K-capable region: $p4_4k us"
