@@ -15,8 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <spawn.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "p2pctl.h"
@@ -226,10 +228,33 @@ int parse_owner_opt(int c, const char *arg, struct owner_opts *o)
 	return 1;
 }
 
+/*
+ * Let udev finish the events of the changes just made (a label, a size)
+ * before setting owner and mode: udevd applies its own idea of a node's
+ * permissions when it handles an event, and one handled after our chmod
+ * would undo it.  Only when udevd runs, and not in a program udev runs; at
+ * most 5 seconds.
+ */
+static void udev_settle(void)
+{
+	char *argv[] = { "udevadm", "settle", "--timeout=5", NULL };
+	int status;
+	pid_t pid;
+
+	/* not from udev's own RUN (apply --owners-only): it would wait for itself */
+	if (access("/run/udev/control", F_OK) || getenv("DEVPATH"))
+		return;
+	if (posix_spawnp(&pid, "udevadm", NULL, NULL, argv, environ))
+		return;
+	waitpid(pid, &status, 0);
+}
+
 int apply_owner(const char *name, const struct owner_opts *o)
 {
 	char node[64];
 
+	if (o->set_uid || o->set_gid || o->set_mode)
+		udev_settle();
 	snprintf(node, sizeof(node), "/dev/%s", name);
 	if ((o->set_uid || o->set_gid) &&
 	    chown(node, o->set_uid ? o->uid : (uid_t)-1,
