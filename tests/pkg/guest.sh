@@ -22,6 +22,7 @@ check_match "create a tenant device for uid 1001, labelled" '"owner": "1001"' \
 	"$("$P" create-device -r 0 -s 16M --label tenant1 --owner 1001 --group 1001 --mode 0640)"
 udevadm settle -t 30
 check "udev links it as /dev/p2pdax/by-label/tenant1" test -c /dev/p2pdax/by-label/tenant1
+check_eq "its node is 1001:1001 640 once udev is done" "1001:1001 640" "$(stat -c '%u:%g %a' /dev/p2pdax0.0)"
 check "save the layout where the rule reads it" "$P" save /etc/p2pctl/layout.json
 # the tenant's device comes back (after a rebind, by hand, with another
 # number): the kernel creates the node root:root 0600; when it gets its
