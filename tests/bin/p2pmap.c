@@ -156,10 +156,11 @@ static int cmd_check(char **a, int zero)
 	return 0;
 }
 
-static int cmd_fcheck(char **a)
+/* fcheck (@zero 0) and fzero (@zero 1): compare a file's bytes with pread(2) */
+static int cmd_fcheck(char **a, int zero)
 {
-	uint64_t foff = num(a[1]), len = num(a[2]), seed = num(a[3]);
-	uint64_t doff = num(a[4]), done = 0, i;
+	uint64_t foff = num(a[1]), len = num(a[2]), seed = zero ? 0 : num(a[3]);
+	uint64_t doff = zero ? 0 : num(a[4]), done = 0, i;
 	static uint8_t buf[1 << 19];
 	int fd = open(a[0], O_RDONLY);
 
@@ -179,7 +180,7 @@ static int cmd_fcheck(char **a)
 		/* byte by byte: ranges need not be word aligned */
 		for (i = 0; i < (uint64_t)n; i++) {
 			uint64_t d = doff + done + i;
-			uint8_t want_b = pattern(seed, d & ~7ULL) >> (8 * (d & 7));
+			uint8_t want_b = zero ? 0 : pattern(seed, d & ~7ULL) >> (8 * (d & 7));
 
 			if (buf[i] != want_b) {
 				printf("mismatch in %s at file offset %#" PRIx64
@@ -190,38 +191,8 @@ static int cmd_fcheck(char **a)
 		}
 		done += n;
 	}
-	return 0;
-}
-
-static int cmd_fzero(char **a)
-{
-	uint64_t foff = num(a[1]), len = num(a[2]), done = 0, i;
-	static uint8_t buf[1 << 19];
-	int fd = open(a[0], O_RDONLY);
-
-	if (fd < 0) {
-		fprintf(stderr, "p2pmap: open %s: %s\n", a[0], strerror(errno));
-		return 1;
-	}
-	while (done < len) {
-		size_t want = len - done < sizeof(buf) ? len - done : sizeof(buf);
-		ssize_t n = pread(fd, buf, want, foff + done);
-
-		if (n <= 0) {
-			fprintf(stderr, "p2pmap: short read of %s at %#" PRIx64 "\n",
-				a[0], foff + done);
-			return 1;
-		}
-		for (i = 0; i < (uint64_t)n; i++) {
-			if (buf[i]) {
-				printf("non-zero byte in %s at file offset %#" PRIx64 "\n",
-				       a[0], foff + done + i);
-				return 1;
-			}
-		}
-		done += n;
-	}
-	printf("%" PRIu64 " bytes zero\n", done);
+	if (zero)
+		printf("%" PRIu64 " bytes zero\n", done);
 	return 0;
 }
 
@@ -488,11 +459,11 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "zero") && n == 3)
 		return cmd_check(a, 1);
 	if (!strcmp(cmd, "fcheck") && n == 5)
-		return cmd_fcheck(a);
+		return cmd_fcheck(a, 0);
 	if (!strcmp(cmd, "ends") && n == 2)
 		return cmd_ends(a);
 	if (!strcmp(cmd, "fzero") && n == 3)
-		return cmd_fzero(a);
+		return cmd_fcheck(a, 1);
 	if (!strcmp(cmd, "touch") && n == 2)
 		return cmd_touch(a);
 	if (!strcmp(cmd, "mmap") && (n == 3 || n == 4))
