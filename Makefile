@@ -59,7 +59,8 @@ modules_install install: modules
 # The one version of the project: debian/changelog's first entry.
 VERSION := $(shell awk -F'[()]' 'NR == 1 { print $$2; exit }' debian/changelog)
 
-P2PCTL_SRC := tools/p2pctl/p2pctl.c tools/p2pctl/layout.c tools/p2pctl/sysfs.c tools/p2pctl/util.c
+P2PCTL_SRC := tools/p2pctl/p2pctl.c tools/p2pctl/layout.c tools/p2pctl/sysfs.c tools/p2pctl/topology.c \
+	tools/p2pctl/util.c
 P2PCTL_CFLAGS := -O2 -g -Wall -Wextra -Werror -DP2PCTL_VERSION='"$(VERSION)"' \
 	$(shell pkg-config --cflags json-c 2>/dev/null)
 P2PCTL_LIBS := $(shell pkg-config --libs json-c 2>/dev/null || echo -ljson-c)
@@ -154,6 +155,10 @@ build/tests/unit/%: tests/unit/%.c $(wildcard drivers/iopmem/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -o $@ $<
 
+build/tests/unit/test_topology: tests/unit/test_topology.c tools/p2pctl/topology.c tools/p2pctl/topology.h
+	@mkdir -p $(dir $@)
+	$(CC) $(P2PCTL_CFLAGS) -Itools/p2pctl -o $@ $< tools/p2pctl/topology.c $(P2PCTL_LIBS)
+
 build/tests/unit/test_p2pctl: tests/unit/test_p2pctl.c tools/p2pctl/util.c tools/p2pctl/util.h
 	@mkdir -p $(dir $@)
 	$(CC) $(P2PCTL_CFLAGS) -Itools/p2pctl -o $@ $< tools/p2pctl/util.c $(P2PCTL_LIBS)
@@ -166,11 +171,15 @@ build/tests/p2prdma: tests/rdma/p2prdma.c
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -o $@ $< -libverbs
 
+build/tests/p2pnet: tests/rdma/p2pnet.c
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -o $@ $< -libverbs
+
 build/tests/p2pbench: bench/p2pbench.c
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -o $@ $< -libverbs
 
-TEST_BINS := build/tests/p2prdma build/tests/p2pbench $(patsubst tests/bin/%.c,build/tests/%,$(wildcard tests/bin/*.c))
+TEST_BINS := build/tests/p2prdma build/tests/p2pnet build/tests/p2pbench $(patsubst tests/bin/%.c,build/tests/%,$(wildcard tests/bin/*.c))
 
 tests-bin: $(TEST_BINS) $(UNIT_TESTS)
 

@@ -1,0 +1,26 @@
+#!/bin/bash
+# vm: --bar 256M --nvme 64M --iommu
+# The NVMe O_DIRECT peer-DMA test (tests/lib/nvme-dma.sh: both directions,
+# bytes in the host files) with QEMU's intel-iommu translating the drive's
+# DMA (intel_iommu=on), and p2pctl check's view of it.
+. "$(dirname "$0")/../common"
+guest_only
+. "$TOP/tests/lib/topology.sh"
+nv=$(nvme_pci) || { fail "the NVMe controller of the vm line exists"; exit 1; }
+check "an IOMMU is registered (/sys/class/iommu/dmar*)" compgen -G '/sys/class/iommu/dmar*'
+check_match "the drive's DMA is translated (IOMMU group of type DMA)" '^DMA' \
+	"$(cat "/sys/bus/pci/devices/$nv/iommu_group/type")"
+p2p_setup
+topo_run --peer "$nv"
+echo "$TOPO" | sed 's/^/# /'
+check_eq "check exits 0" 0 "$TOPO_RC"
+check_eq "verdict: via the root complex" via-root-complex "$(tj .verdict)"
+check_eq "IOMMU active, card and drive in their own groups" "true true" \
+	"$(tj '[.iommu.active, (.iommu.card_group != .iommu.peer_group)] | map(tostring) | join(" ")')"
+check_match "the drive's domain translates" '^DMA' "$(tj .iommu.peer_domain)"
+check_eq "Linux turned ACS redirects on at the root ports (for the IOMMU)" "true true" \
+	"$(tj '[.card_path[0].acs.request_redirect, .peer_path[0].acs.request_redirect] | map(tostring) | join(" ")')"
+check_match "the reasons name the IOMMU" "an IOMMU translates the peer's DMA" "$(tj '.reasons[]')"
+p2p_unbind "$a"
+p2p_unload
+. "$TOP/tests/lib/nvme-dma.sh"

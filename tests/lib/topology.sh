@@ -1,0 +1,62 @@
+# Helpers of the p2pctl check tests (tests/guest/topology-*.sh and
+# nvme-iommu.sh), sourced after tests/common.
+P2PCTL=$TOP/tools/p2pctl/p2pctl
+
+# the PCI address of the NVMe controller (class 0x010802)
+nvme_pci() {
+	local d
+	for d in /sys/bus/pci/devices/*; do
+		[ "$(cat "$d/class")" = 0x010802 ] && { echo "${d##*/}"; return 0; }
+	done
+	return 1
+}
+
+# topo_run ARGS...: p2pctl check ARGS; sets TOPO (stdout), TOPO_ERR, TOPO_RC
+topo_run() {
+	local e
+	e=$(mktemp)
+	TOPO_RC=0
+	TOPO=$("$P2PCTL" check "$@" 2>"$e") || TOPO_RC=$?
+	TOPO_ERR=$(cat "$e")
+	rm -f "$e"
+}
+
+# tj FILTER: jq -r FILTER on the last check's JSON ("" when it has none)
+tj() { echo "$TOPO" | jq -r "$1" 2>/dev/null; }
+
+# topo_bad_input PEER: what every topology test also checks: bad input gets
+# a precise message and exit status, and changes nothing (check only reads)
+topo_bad_input() {
+	local before
+	before=$("$P2PCTL" list -D)
+	topo_run
+	check_eq "check without --peer: usage error (exit 2)" "2 p2pctl check: --peer PCI_ADDR is required" \
+		"$TOPO_RC $(echo "$TOPO_ERR" | head -n 1)"
+	topo_run --peer 0000:00:1z.0
+	check_eq "a malformed peer address is refused" "1 p2pctl check: '0000:00:1z.0' is not a PCI address (like 0000:01:00.0)" \
+		"$TOPO_RC $TOPO_ERR"
+	topo_run --peer 0000:7f:1f.7
+	check_eq "a peer that does not exist is refused" "1 p2pctl check: no PCI device 0000:7f:1f.7" "$TOPO_RC $TOPO_ERR"
+	topo_run --peer "$a"
+	check_eq "the card as its own peer is refused" "1 p2pctl check: $a is region $id's own card: give the peer's address" \
+		"$TOPO_RC $TOPO_ERR"
+	topo_run --peer "$1" -r 7
+	check_eq "a region that does not exist is refused" "1 p2pctl check: no region 7" "$TOPO_RC $TOPO_ERR"
+	topo_run --peer "$1" -r x.y
+	check_eq "a malformed region is refused" "1 p2pctl check: 'x.y' is not a region id or PCI address" "$TOPO_RC $TOPO_ERR"
+	topo_run --peer "$1" extra
+	check_eq "an extra argument is a usage error" "2 p2pctl check: unexpected argument 'extra'" \
+		"$TOPO_RC $(echo "$TOPO_ERR" | head -n 1)"
+	TOPO_RC=0
+	TOPO_ERR=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$P2PCTL" check --peer "$1" 2>&1 >/dev/null) || TOPO_RC=$?
+	check_eq "not as root: refused (config space needs root)" \
+		"1 p2pctl check: reading the PCI config space of the bridges (ACS) needs root" "$TOPO_RC $TOPO_ERR"
+	check_eq "nothing changed (p2pctl list -D)" "$before" "$("$P2PCTL" list -D)"
+}
+
+# the BAR's addresses as the check reports them, against the region's
+topo_check_bar() {
+	check_eq "BAR 2's CPU address is the region's start" \
+		"$(printf '0x%x' "$(region_attr "$a" resource)")" "$(tj .cpu_address)"
+	check_eq "bus address = CPU physical address (no host bridge offset)" "$(tj .cpu_address)" "$(tj .bus_address)"
+}

@@ -1,0 +1,441 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * p2pctl check: the PCI topology between a card and a peer, read from sysfs
+ * and config space, and what it means for peer-to-peer DMA.
+ *
+ * The rules are the ones upstream's pci_p2pdma_distance() applies inside
+ * the kernel, told to an administrator with the reasons:
+ *  - below one switch, with no ACS redirect on the way, the switch forwards
+ *    the transfer itself: direct;
+ *  - otherwise (separate root ports, a redirect, an IOMMU translating) the
+ *    transfer goes through the root complex, which must forward
+ *    peer-to-peer traffic: that depends on the CPU, not on Linux;
+ *  - across host bridges (PCI domains), or with egress control blocking
+ *    the way, it does not work.
+ * And one rule of iopmem's own: its pages are ordinary (GENERIC) memory,
+ * so without an IOMMU a peer is handed the BAR's CPU physical address,
+ * which must equal the address on the bus.
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "topology.h"
+
+#define PCI_CFG_SIZE	4096
+#define CAP_ID_EXP	0x10
+#define EXT_CAP_ID_ACS	0x000d
+
+const char *topo_type_name(int type)
+{
+	switch (type) {
+	case TOPO_UNKNOWN: return "unknown";
+	case TOPO_PCI: return "pci";
+	case TOPO_ENDPOINT: return "endpoint";
+	case TOPO_LEGACY_ENDPOINT: return "legacy-endpoint";
+	case TOPO_ROOT_PORT: return "root-port";
+	case TOPO_UPSTREAM: return "upstream-port";
+	case TOPO_DOWNSTREAM: return "downstream-port";
+	case TOPO_PCIE_TO_PCI: return "pcie-to-pci-bridge";
+	case TOPO_PCI_TO_PCIE: return "pci-to-pcie-bridge";
+	case TOPO_RC_ENDPOINT: return "rc-endpoint";
+	case TOPO_RC_EVENT: return "rc-event-collector";
+	}
+	return "other";
+}
+
+static bool is_pci_name(const char *s)
+{
+	unsigned int d, b, dev, fn;
+	char end;
+
+	return strlen(s) == 12 &&
+	       sscanf(s, "%4x:%2x:%2x.%1x%c", &d, &b, &dev, &fn, &end) == 4 &&
+	       isxdigit((unsigned char)s[0]) && s[4] == ':' && s[7] == ':' && s[10] == '.';
+}
+
+static uint16_t rd16(const uint8_t *c, int off)
+{
+	return (uint16_t)(c[off] | c[off + 1] << 8);
+}
+
+static uint32_t rd32(const uint8_t *c, int off)
+{
+	return (uint32_t)rd16(c, off) | (uint32_t)rd16(c, off + 2) << 16;
+}
+
+/* the device's config space; the number of bytes read (64 for non-root) */
+static int read_config(const char *sys, const char *pci, uint8_t *c)
+{
+	char p[PATH_MAX];
+	ssize_t n;
+	int fd;
+
+	memset(c, 0, PCI_CFG_SIZE);
+	snprintf(p, sizeof(p), "%s/bus/pci/devices/%s/config", sys, pci);
+	fd = open(p, O_RDONLY);
+	if (fd < 0)
+		return -errno;
+	n = pread(fd, c, PCI_CFG_SIZE, 0);
+	close(fd);
+	return n < 0 ? -errno : (int)n;
+}
+
+static void node_load(const char *sys, struct topo_node *nd)
+{
+	uint8_t c[PCI_CFG_SIZE];
+	int n = read_config(sys, nd->pci, c), ptr, guard;
+
+	nd->type = TOPO_UNKNOWN;
+	if (n < 256)
+		return;
+	nd->type = TOPO_PCI;
+	if (rd16(c, 0x06) & 0x10) {			/* capability list */
+		for (ptr = c[0x34] & ~3, guard = 0; ptr >= 0x40 && guard < 48;
+		     ptr = c[ptr + 1] & ~3, guard++) {
+			if (c[ptr] == CAP_ID_EXP) {
+				nd->type = (rd16(c, ptr + 2) >> 4) & 0xf;
+				break;
+			}
+		}
+	}
+	if (n < PCI_CFG_SIZE || nd->type == TOPO_PCI)
+		return;
+	nd->config_read = true;
+	for (ptr = 0x100, guard = 0; ptr >= 0x100 && ptr < PCI_CFG_SIZE - 8 && guard < 256;
+	     guard++) {
+		uint32_t h = rd32(c, ptr);
+
+		if (!h || h == 0xffffffff)
+			break;
+		if ((h & 0xffff) == EXT_CAP_ID_ACS) {
+			nd->has_acs = true;
+			nd->acs_cap = rd16(c, ptr + 4);
+			nd->acs_ctrl = rd16(c, ptr + 6);
+			break;
+		}
+		ptr = (int)(h >> 20) & ~3;
+	}
+}
+
+int topo_path(const char *sys, const char *pci, struct topo_path *p)
+{
+	char link[PATH_MAX], real[PATH_MAX], *s, *save = NULL;
+	bool below_bridge = false;
+
+	memset(p, 0, sizeof(*p));
+	snprintf(link, sizeof(link), "%s/bus/pci/devices/%s", sys, pci);
+	if (!realpath(link, real))
+		return -errno;
+	for (s = strtok_r(real, "/", &save); s; s = strtok_r(NULL, "/", &save)) {
+		/* the host bridge: "pciDDDD:BB" */
+		if (!strncmp(s, "pci", 3) && strlen(s) == 10 && s[7] == ':') {
+			snprintf(p->host_bridge, sizeof(p->host_bridge), "%s", s);
+			p->n = 0;
+			below_bridge = true;
+			continue;
+		}
+		if (!below_bridge || !is_pci_name(s))
+			continue;
+		if (p->n == TOPO_MAX_DEPTH)
+			return -ELOOP;
+		snprintf(p->nodes[p->n].pci, sizeof(p->nodes[0].pci), "%s", s);
+		node_load(sys, &p->nodes[p->n]);
+		p->n++;
+	}
+	if (!p->n || strcmp(p->nodes[p->n - 1].pci, pci))
+		return -ENOENT;
+	return 0;
+}
+
+static void reason(struct topo_report *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void reason(struct topo_report *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (r->nr_reasons == (int)(sizeof(r->reasons) / sizeof(r->reasons[0])))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(r->reasons[r->nr_reasons++], sizeof(r->reasons[0]), fmt, ap);
+	va_end(ap);
+}
+
+/* the bridges below the common part of the paths: ACS on the way */
+static void check_acs(struct topo_report *r, const struct topo_path *p)
+{
+	int i;
+
+	for (i = r->common; i < p->n - 1; i++) {
+		const struct topo_node *nd = &p->nodes[i];
+
+		if (!nd->config_read) {
+			r->acs_unknown = true;
+			continue;
+		}
+		if (!nd->has_acs)
+			continue;
+		if (nd->acs_ctrl & (TOPO_ACS_RR | TOPO_ACS_CR)) {
+			r->redirect = true;
+			reason(r, "%s (%s) has ACS P2P %s Redirect on: the switch sends peer traffic up to the root complex",
+			       nd->pci, topo_type_name(nd->type),
+			       nd->acs_ctrl & TOPO_ACS_RR ? "Request" : "Completion");
+		}
+		if (nd->acs_ctrl & TOPO_ACS_EC) {
+			r->egress = true;
+			reason(r, "%s (%s) has ACS P2P Egress Control on: peer traffic may be blocked there",
+			       nd->pci, topo_type_name(nd->type));
+		}
+	}
+}
+
+static int iommu_group(const char *sys, const char *pci, char *domain, size_t len)
+{
+	char p[PATH_MAX + 16], real[PATH_MAX], *base;
+	int fd;
+	ssize_t n;
+
+	snprintf(domain, len, "none");
+	snprintf(p, sizeof(p), "%s/bus/pci/devices/%s/iommu_group", sys, pci);
+	if (!realpath(p, real))
+		return -1;
+	base = strrchr(real, '/');
+	snprintf(p, sizeof(p), "%s/type", real);
+	fd = open(p, O_RDONLY);
+	if (fd >= 0) {
+		n = read(fd, domain, len - 1);
+		close(fd);
+		if (n > 0) {
+			domain[n] = 0;
+			domain[strcspn(domain, "\n")] = 0;
+		}
+	}
+	return base ? atoi(base + 1) : -1;
+}
+
+static bool iommu_active(const char *sys)
+{
+	char p[PATH_MAX];
+	struct dirent *e;
+	bool any = false;
+	DIR *d;
+
+	snprintf(p, sizeof(p), "%s/class/iommu", sys);
+	d = opendir(p);
+	if (!d)
+		return false;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			any = true;
+	closedir(d);
+	return any;
+}
+
+/* the BAR's CPU physical address (resource) and bus address (config) */
+static void bar_addresses(const char *sys, const char *pci, struct topo_report *r)
+{
+	uint8_t c[PCI_CFG_SIZE];
+	char p[PATH_MAX], line[128];
+	unsigned long long start = 0, end = 0, flags = 0;
+	uint32_t lo;
+	FILE *f;
+	int i;
+
+	snprintf(p, sizeof(p), "%s/bus/pci/devices/%s/resource", sys, pci);
+	f = fopen(p, "r");
+	if (!f)
+		return;
+	for (i = 0; i <= r->bar && fgets(line, sizeof(line), f); i++)
+		if (i == r->bar && sscanf(line, "%llx %llx %llx", &start, &end, &flags) != 3)
+			start = 0;
+	fclose(f);
+	if (!start || read_config(sys, pci, c) < 64)
+		return;
+	r->cpu_addr = start;
+	lo = rd32(c, 0x10 + 4 * r->bar);
+	r->bus_addr = lo & ~0xfULL;
+	if ((lo & 0x6) == 0x4 && r->bar < 5)	/* 64-bit memory BAR */
+		r->bus_addr |= (uint64_t)rd32(c, 0x14 + 4 * r->bar) << 32;
+	r->bus_known = true;
+}
+
+int topo_check(const char *sys, const char *card, int bar, const char *peer,
+	       struct topo_report *r)
+{
+	int rc, i;
+
+	memset(r, 0, sizeof(*r));
+	r->bar = bar;
+	if (!strcmp(card, peer))
+		return -EINVAL;
+	rc = topo_path(sys, card, &r->card);
+	if (!rc)
+		rc = topo_path(sys, peer, &r->peer);
+	if (rc)
+		return rc;
+	for (i = 0; i < r->card.n && i < r->peer.n &&
+	     !strcmp(r->card.nodes[i].pci, r->peer.nodes[i].pci); i++)
+		;
+	r->common = i;
+	/* one is a bridge above the other: not a peer */
+	if (r->common == r->card.n || r->common == r->peer.n)
+		return -ELOOP;
+
+	r->iommu.active = iommu_active(sys);
+	r->iommu.card_group = iommu_group(sys, card, r->iommu.card_domain,
+					  sizeof(r->iommu.card_domain));
+	r->iommu.peer_group = iommu_group(sys, peer, r->iommu.peer_domain,
+					  sizeof(r->iommu.peer_domain));
+	if (bar >= 0)
+		bar_addresses(sys, card, r);
+
+	if (strcmp(r->card.host_bridge, r->peer.host_bridge)) {
+		r->route = "host-bridges";
+		r->verdict = TOPO_NO;
+		reason(r, "the card is below host bridge %s, the peer below %s: peer DMA between host bridges is not supported",
+		       r->card.host_bridge, r->peer.host_bridge);
+		return 0;
+	}
+	check_acs(r, &r->card);
+	check_acs(r, &r->peer);
+	if (r->common && r->card.nodes[r->common - 1].type != TOPO_ROOT_PORT) {
+		const struct topo_node *up = &r->card.nodes[r->common - 1];
+
+		r->route = "switch";
+		reason(r, "both are below %s (%s): a switch can forward between them",
+		       up->pci, topo_type_name(up->type));
+	} else {
+		r->route = "root-complex";
+		if (r->common)
+			reason(r, "both are below root port %s and nothing below it is shared: the transfer goes through the root complex",
+			       r->card.nodes[r->common - 1].pci);
+		else
+			reason(r, "the card and the peer are on different root ports (or on the root bus) of %s: the transfer goes through the root complex",
+			       r->card.host_bridge);
+	}
+	if (r->acs_unknown)
+		reason(r, "the config space of a bridge on the way is not readable (run as root): its ACS settings are unknown");
+
+	r->verdict = TOPO_DIRECT;
+	if (strcmp(r->route, "switch") || r->redirect)
+		r->verdict = TOPO_VIA_ROOT;
+	if (r->iommu.active && (strcmp(r->iommu.card_domain, "identity") ||
+				strcmp(r->iommu.peer_domain, "identity"))) {
+		r->verdict = TOPO_VIA_ROOT;
+		reason(r, "an IOMMU translates the peer's DMA (card group %d, %s; peer group %d, %s): iopmem's pages are mapped like RAM, to an IOVA that only the IOMMU in the root complex turns into the BAR's address",
+		       r->iommu.card_group, r->iommu.card_domain,
+		       r->iommu.peer_group, r->iommu.peer_domain);
+		if (r->iommu.card_group >= 0 && r->iommu.card_group == r->iommu.peer_group)
+			reason(r, "the card and the peer share IOMMU group %d: nothing isolates them from each other (no ACS between them)",
+			       r->iommu.card_group);
+	} else if (r->iommu.active) {
+		reason(r, "the IOMMU passes both devices' DMA through untranslated (identity)");
+	} else {
+		reason(r, "no IOMMU is active: the peer gets the BAR's CPU physical address as its DMA address");
+	}
+	if (r->bus_known && r->cpu_addr != r->bus_addr) {
+		reason(r, "BAR %d's bus address 0x%" PRIx64 " is not its CPU physical address 0x%" PRIx64 ": iopmem's pages give peers the CPU address",
+		       r->bar, r->bus_addr, r->cpu_addr);
+		if (!r->iommu.active)
+			r->verdict = TOPO_NO;
+	} else if (r->bus_known) {
+		reason(r, "BAR %d's bus address is its CPU physical address (0x%" PRIx64 ")",
+		       r->bar, r->cpu_addr);
+	}
+	if (r->egress)
+		r->verdict = TOPO_NO;
+	if (r->verdict == TOPO_VIA_ROOT)
+		reason(r, "through the root complex, peer DMA works only if the CPU's root complex forwards peer-to-peer transactions (check the platform's documentation; Linux's pci-p2pdma allows a short list of host bridges)");
+	return 0;
+}
+
+static struct json_object *node_json(const struct topo_node *nd)
+{
+	struct json_object *o = json_object_new_object(), *acs;
+
+	json_object_object_add(o, "pci", json_object_new_string(nd->pci));
+	json_object_object_add(o, "type", json_object_new_string(topo_type_name(nd->type)));
+	if (!nd->config_read) {
+		json_object_object_add(o, "acs", NULL);
+	} else if (!nd->has_acs) {
+		json_object_object_add(o, "acs", json_object_new_string("none"));
+	} else {
+		acs = json_object_new_object();
+		json_object_object_add(acs, "request_redirect",
+				       json_object_new_boolean(nd->acs_ctrl & TOPO_ACS_RR));
+		json_object_object_add(acs, "completion_redirect",
+				       json_object_new_boolean(nd->acs_ctrl & TOPO_ACS_CR));
+		json_object_object_add(acs, "egress_control",
+				       json_object_new_boolean(nd->acs_ctrl & TOPO_ACS_EC));
+		json_object_object_add(o, "acs", acs);
+	}
+	return o;
+}
+
+static struct json_object *path_json(const struct topo_path *p)
+{
+	struct json_object *a = json_object_new_array();
+	int i;
+
+	for (i = 0; i < p->n; i++)
+		json_object_array_add(a, node_json(&p->nodes[i]));
+	return a;
+}
+
+static struct json_object *group_json(int g)
+{
+	return g < 0 ? NULL : json_object_new_int(g);
+}
+
+struct json_object *topo_json(const struct topo_report *r)
+{
+	static const char *const verdicts[] = {
+		[TOPO_DIRECT] = "direct",
+		[TOPO_VIA_ROOT] = "via-root-complex",
+		[TOPO_NO] = "no",
+	};
+	struct json_object *o = json_object_new_object(), *io, *rs;
+	char buf[32];
+	int i;
+
+	json_object_object_add(o, "card", json_object_new_string(r->card.nodes[r->card.n - 1].pci));
+	json_object_object_add(o, "peer", json_object_new_string(r->peer.nodes[r->peer.n - 1].pci));
+	json_object_object_add(o, "verdict", json_object_new_string(verdicts[r->verdict]));
+	json_object_object_add(o, "route", json_object_new_string(r->route));
+	json_object_object_add(o, "host_bridge", json_object_new_string(r->card.host_bridge));
+	json_object_object_add(o, "common_upstream", r->common ?
+			       json_object_new_string(r->card.nodes[r->common - 1].pci) : NULL);
+	json_object_object_add(o, "acs_redirect", json_object_new_boolean(r->redirect));
+	json_object_object_add(o, "acs_egress_control", json_object_new_boolean(r->egress));
+	io = json_object_new_object();
+	json_object_object_add(io, "active", json_object_new_boolean(r->iommu.active));
+	json_object_object_add(io, "card_group", group_json(r->iommu.card_group));
+	json_object_object_add(io, "card_domain", json_object_new_string(r->iommu.card_domain));
+	json_object_object_add(io, "peer_group", group_json(r->iommu.peer_group));
+	json_object_object_add(io, "peer_domain", json_object_new_string(r->iommu.peer_domain));
+	json_object_object_add(o, "iommu", io);
+	if (r->bar >= 0)
+		json_object_object_add(o, "bar", json_object_new_int(r->bar));
+	if (r->bus_known) {
+		snprintf(buf, sizeof(buf), "0x%" PRIx64, r->cpu_addr);
+		json_object_object_add(o, "cpu_address", json_object_new_string(buf));
+		snprintf(buf, sizeof(buf), "0x%" PRIx64, r->bus_addr);
+		json_object_object_add(o, "bus_address", json_object_new_string(buf));
+	}
+	json_object_object_add(o, "card_path", path_json(&r->card));
+	json_object_object_add(o, "peer_path", path_json(&r->peer));
+	rs = json_object_new_array();
+	for (i = 0; i < r->nr_reasons; i++)
+		json_object_array_add(rs, json_object_new_string(r->reasons[i]));
+	json_object_object_add(o, "reasons", rs);
+	return o;
+}
