@@ -31,13 +31,14 @@ KSRC_COMPAT := $(shell find drivers include -name compat.h | sort)
 
 .PHONY: all modules tools clean check check-guest demo bench lint \
 	checkpatch sparse install modules_install deps help tests-bin install-tools \
-	deb FORCE check-kernels debug-kernel ci-debug
+	deb FORCE check-kernels debug-kernel ci-debug demo-2host
 
 all: modules tools
 
 help:
 	@echo "make            build the kernel modules and tools (KVER=RELEASE to choose the kernel)"
 	@echo "make demo       install deps, build, boot the QEMU testbed and show a card"
+	@echo "make demo-2host two guests on one link: RDMA between their carved devices"
 	@echo "make check      install deps, build, run host and in-guest tests"
 	@echo "make check-guest KERNEL=6.1|6.12|debug [TESTS=\"carve rdma\"]   the tests that boot that kernel (guest suite, demo, bench)"
 	@echo "make check-kernels   make check on 6.1, the guest suite on 6.12 and the debug kernel"
@@ -247,3 +248,9 @@ demo:
 	scripts/install-deps.sh
 	$(MAKE) all $(DEMO_BINS)
 	scripts/demo.sh
+
+# two guests, RDMA between carved devices (scripts/demo-2host.sh)
+demo-2host:
+	scripts/install-deps.sh
+	$(MAKE) all build/tests/p2pnet build/tests/p2pmap
+	scripts/demo-2host.sh
