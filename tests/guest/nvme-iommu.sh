@@ -14,6 +14,7 @@ p2p_setup
 topo_run --peer "$nv"
 echo "$TOPO" | sed 's/^/# /'
 check_eq "check exits 0" 0 "$TOPO_RC"
+topo_paths_are_qemus card0 nvme0
 check_eq "verdict: via the root complex" via-root-complex "$(tj .verdict)"
 check_eq "IOMMU active, card and drive in their own groups" "true true" \
 	"$(tj '[.iommu.active, (.iommu.card_group != .iommu.peer_group)] | map(tostring) | join(" ")')"

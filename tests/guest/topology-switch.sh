@@ -13,6 +13,7 @@ check "card bound" test -d "$R"
 topo_run --peer "$nv"
 echo "$TOPO" | sed 's/^/# /'
 check_eq "check exits 0" 0 "$TOPO_RC"
+topo_paths_are_qemus card0 nvme0
 check_eq "verdict: direct" direct "$(tj .verdict)"
 check_eq "route: switch" switch "$(tj .route)"
 check_eq "the card's path: root port, switch upstream port, downstream port, card" \

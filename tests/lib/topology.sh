@@ -60,3 +60,24 @@ topo_check_bar() {
 		"$(printf '0x%x' "$(region_attr "$a" resource)")" "$(tj .cpu_address)"
 	check_eq "bus address = CPU physical address (no host bridge offset)" "$(tj .cpu_address)" "$(tj .bus_address)"
 }
+
+# qemu_path QDEV_ID: the device's path from the host bridge as QEMU itself
+# has it (QMP query-pci over the guest's iopmem.qmp port): "BDF BDF ...",
+# the same form as p2pctl check's card_path/peer_path
+qemu_path() {
+	qmp_open >/dev/null || return 1
+	qmp '{"execute": "query-pci"}' | jq -r --arg id "$1" '
+		def hex2: [(. / 16 | floor), (. % 16)] | map("0123456789abcdef"[.:. + 1]) | join("");
+		def bdf: "0000:" + (.bus | hex2) + ":" + (.slot | hex2) + "." + (.function | tostring);
+		def path($p): .devices[] | ($p + [bdf]) as $q |
+			if .qdev_id == $id then $q else ((.pci_bridge // empty) | path($q)) end;
+		[.return[0] | path([])][0] // [] | join(" ")'
+}
+
+# topo_paths_are_qemus CARD_QDEV PEER_QDEV: p2pctl's two paths are QEMU's
+topo_paths_are_qemus() {
+	check_eq "the card's path is QEMU's own (QMP query-pci, outside the guest)" \
+		"$(qemu_path "$1")" "$(tj '.card_path | map(.pci) | join(" ")')"
+	check_eq "the peer's path is QEMU's own (QMP query-pci)" \
+		"$(qemu_path "$2")" "$(tj '.peer_path | map(.pci) | join(" ")')"
+}
