@@ -33,3 +33,8 @@ for g in a b; do
 	[ "$g" = a ] && want=$((8 << 20)) || want=$(((16 + 16 + 16 + 8) << 20))
 	check_eq "host $g: every range its guest checked, compared ($want bytes)" "$want" "$total"
 done
+# the host check is real: one flipped byte in b's card file is caught
+read -r file off len seed devoff <"$out/b/results/verify"
+printf '\xa5' | dd of="$file" bs=1 seek=$((off + len / 2)) conv=notrunc status=none
+check "a corrupted byte in host b's card file is caught" \
+	sh -c "! '$TOP/build/tests/p2pmap' fcheck '$file' $off $len $seed $devoff >/dev/null"
