@@ -168,11 +168,11 @@ build/tests/p2pchurn: tests/bin/p2pchurn.c
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -pthread -o $@ $<
 
-build/tests/p2prdma: tests/rdma/p2prdma.c
+build/tests/p2prdma: tests/rdma/p2prdma.c tests/rdma/verbs.h
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -o $@ $< -libverbs
 
-build/tests/p2pnet: tests/rdma/p2pnet.c
+build/tests/p2pnet: tests/rdma/p2pnet.c tests/rdma/verbs.h
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -o $@ $< -libverbs
 

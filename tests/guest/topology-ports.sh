@@ -6,13 +6,7 @@
 . "$(dirname "$0")/../common"
 guest_only
 . "$TOP/tests/lib/topology.sh"
-nv=$(nvme_pci) || { fail "the NVMe controller of the vm line exists"; exit 1; }
-p2p_setup
-check "card bound" test -d "$R"
-topo_run --peer "$nv"
-echo "$TOPO" | sed 's/^/# /'
-check_eq "check exits 0" 0 "$TOPO_RC"
-topo_paths_are_qemus card0 nvme0
+topo_start
 check_eq "verdict: via the root complex" via-root-complex "$(tj .verdict)"
 check_eq "route: root complex" root-complex "$(tj .route)"
 check_eq "nothing upstream is shared" null "$(tj .common_upstream)"

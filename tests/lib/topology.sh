@@ -81,3 +81,15 @@ topo_paths_are_qemus() {
 	check_eq "the peer's path is QEMU's own (QMP query-pci)" \
 		"$(qemu_path "$2")" "$(tj '.peer_path | map(.pci) | join(" ")')"
 }
+
+# topo_start: bind card 0, run p2pctl check against the NVMe controller
+# (nv), show its JSON, and check that it ran and saw QEMU's topology
+topo_start() {
+	nv=$(nvme_pci) || { fail "the NVMe controller of the vm line exists"; exit 1; }
+	p2p_setup
+	check "card bound" test -d "$R"
+	topo_run --peer "$nv"
+	echo "$TOPO" | sed 's/^/# /'
+	check_eq "check exits 0" 0 "$TOPO_RC"
+	topo_paths_are_qemus card0 nvme0
+}

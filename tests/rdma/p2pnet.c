@@ -45,20 +45,11 @@
 
 #define MAX_PEERS 8
 
-static uint64_t pattern(uint64_t seed, uint64_t devoff)
-{
-	return (seed * 0x100000001b3ULL) ^ (devoff * 0x9e3779b97f4a7c15ULL);
-}
-
-static uint8_t pattern_byte(uint64_t seed, uint64_t b)
-{
-	return (uint8_t)(pattern(seed, b & ~7ULL) >> (8 * (b & 7)));
-}
+#include "verbs.h"
 
 static void die(const char *what)
 {
-	fprintf(stderr, "p2pnet: %s: %s\n", what, errno ? strerror(errno) : "failed");
-	exit(2);
+	verbs_die(what);
 }
 
 static void usage(void)
@@ -80,12 +71,10 @@ struct wire {
 };
 
 struct rdma {
-	struct ibv_context *ctx;
+	struct verbs_port port;
 	struct ibv_pd *pd;
 	struct ibv_cq *cq;
 	struct ibv_mr *mr;
-	union ibv_gid gid;
-	int gid_index;
 	uint8_t *buf;
 	uint64_t len;
 };
@@ -151,109 +140,15 @@ static void map_buf(struct rdma *r, const char *spec)
 
 static void rdma_open(struct rdma *r, const char *name)
 {
-	struct ibv_device **list;
-	struct ibv_port_attr port;
-	int n, i;
-
-	list = ibv_get_device_list(&n);
-	if (!list)
-		die("ibv_get_device_list");
-	for (i = 0; i < n; i++)
-		if (!name || !strcmp(ibv_get_device_name(list[i]), name))
-			break;
-	if (i == n) {
-		errno = ENODEV;
-		die(name ? name : "no RDMA device");
-	}
-	r->ctx = ibv_open_device(list[i]);
-	if (!r->ctx)
-		die("ibv_open_device");
-	ibv_free_device_list(list);
-	if (ibv_query_port(r->ctx, 1, &port))
-		die("ibv_query_port");
-	/* the IPv4-mapped GID: RoCE v2 over the interface's address */
-	r->gid_index = -1;
-	for (i = 0; i < port.gid_tbl_len; i++) {
-		union ibv_gid g;
-
-		if (ibv_query_gid(r->ctx, 1, i, &g))
-			continue;
-		if (g.raw[10] == 0xff && g.raw[11] == 0xff) {
-			r->gid = g;
-			r->gid_index = i;
-			break;
-		}
-	}
-	if (r->gid_index < 0) {
-		errno = ENOENT;
-		die("no IPv4 GID on port 1");
-	}
-	r->pd = ibv_alloc_pd(r->ctx);
-	r->cq = ibv_create_cq(r->ctx, 16, NULL, NULL, 0);
+	verbs_open(&r->port, name);
+	r->pd = ibv_alloc_pd(r->port.ctx);
+	r->cq = ibv_create_cq(r->port.ctx, 16, NULL, NULL, 0);
 	if (!r->pd || !r->cq)
 		die("PD/CQ");
 	r->mr = ibv_reg_mr(r->pd, r->buf, r->len, IBV_ACCESS_LOCAL_WRITE |
 			   IBV_ACCESS_REMOTE_READ | IBV_ACCESS_REMOTE_WRITE);
 	if (!r->mr)
 		die("ibv_reg_mr");
-}
-
-static struct ibv_qp *qp_create(struct rdma *r)
-{
-	struct ibv_qp_init_attr qa = {
-		.send_cq = r->cq,
-		.recv_cq = r->cq,
-		.qp_type = IBV_QPT_RC,
-		.cap = { .max_send_wr = 4, .max_recv_wr = 4,
-			 .max_send_sge = 1, .max_recv_sge = 1 },
-	};
-	struct ibv_qp_attr a = {
-		.qp_state = IBV_QPS_INIT,
-		.port_num = 1,
-		.qp_access_flags = IBV_ACCESS_REMOTE_READ | IBV_ACCESS_REMOTE_WRITE |
-				   IBV_ACCESS_LOCAL_WRITE,
-	};
-	struct ibv_qp *qp = ibv_create_qp(r->pd, &qa);
-
-	if (!qp)
-		die("ibv_create_qp");
-	if (ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_PKEY_INDEX |
-			  IBV_QP_PORT | IBV_QP_ACCESS_FLAGS))
-		die("QP to INIT");
-	return qp;
-}
-
-static void qp_connect(struct rdma *r, struct peer *p, uint32_t my_psn)
-{
-	struct ibv_qp_attr a = {
-		.qp_state = IBV_QPS_RTR,
-		.path_mtu = IBV_MTU_1024,
-		.dest_qp_num = p->remote.qpn,
-		.rq_psn = p->remote.psn,
-		.max_dest_rd_atomic = 1,
-		.min_rnr_timer = 12,
-		.ah_attr = {
-			.is_global = 1,
-			.grh = { .sgid_index = r->gid_index, .hop_limit = 64 },
-			.port_num = 1,
-		},
-	};
-
-	memcpy(a.ah_attr.grh.dgid.raw, p->remote.gid, 16);
-	if (ibv_modify_qp(p->qp, &a, IBV_QP_STATE | IBV_QP_AV | IBV_QP_PATH_MTU |
-			  IBV_QP_DEST_QPN | IBV_QP_RQ_PSN |
-			  IBV_QP_MAX_DEST_RD_ATOMIC | IBV_QP_MIN_RNR_TIMER))
-		die("QP to RTR");
-	memset(&a, 0, sizeof(a));
-	a.qp_state = IBV_QPS_RTS;
-	a.timeout = 14;
-	a.retry_cnt = 7;
-	a.rnr_retry = 7;
-	a.sq_psn = my_psn;
-	a.max_rd_atomic = 1;
-	if (ibv_modify_qp(p->qp, &a, IBV_QP_STATE | IBV_QP_TIMEOUT | IBV_QP_RETRY_CNT |
-			  IBV_QP_RNR_RETRY | IBV_QP_SQ_PSN | IBV_QP_MAX_QP_RD_ATOMIC))
-		die("QP to RTS");
 }
 
 static void xfer(int sock, void *buf, size_t len, int out)
@@ -279,10 +174,10 @@ static void handshake(struct rdma *r, struct peer *p)
 	struct wire me = { 0 }, w;
 	uint32_t psn = (uint32_t)(getpid() * 7919 + p->sock) & 0xffffff;
 
-	p->qp = qp_create(r);
+	p->qp = verbs_qp(r->pd, r->cq);
 	me.qpn = htonl(p->qp->qp_num);
 	me.psn = htonl(psn);
-	memcpy(me.gid, r->gid.raw, 16);
+	memcpy(me.gid, r->port.gid.raw, 16);
 	me.addr = htobe64((uintptr_t)r->buf);
 	me.len = htobe64(r->len);
 	me.rkey = htonl(r->mr->rkey);
@@ -294,7 +189,7 @@ static void handshake(struct rdma *r, struct peer *p)
 	p->remote.addr = be64toh(w.addr);
 	p->remote.len = be64toh(w.len);
 	p->remote.rkey = ntohl(w.rkey);
-	qp_connect(r, p, psn);
+	verbs_connect(p->qp, &r->port, p->remote.qpn, p->remote.gid, p->remote.psn, psn);
 	/* both QPs are ready to receive before either side posts */
 	xfer(p->sock, "R", 1, 1);
 	xfer(p->sock, &w, 1, 0);
@@ -356,30 +251,6 @@ static int dial(const char *hostport)
 	return -1;
 }
 
-static enum ibv_wc_status post(struct rdma *r, struct peer *p, enum ibv_wr_opcode op,
-			       uint8_t *laddr, uint32_t len, uint64_t raddr, uint32_t rkey)
-{
-	struct ibv_sge sge = {
-		.addr = (uintptr_t)laddr, .length = len, .lkey = r->mr->lkey,
-	};
-	struct ibv_send_wr wr = {
-		.wr_id = 1, .sg_list = &sge, .num_sge = 1, .opcode = op,
-		.send_flags = IBV_SEND_SIGNALED,
-		.wr.rdma = { .remote_addr = raddr, .rkey = rkey },
-	}, *bad;
-	struct ibv_wc wc;
-	int n;
-
-	if (ibv_post_send(p->qp, &wr, &bad))
-		die("ibv_post_send");
-	do {
-		n = ibv_poll_cq(r->cq, 1, &wc);
-	} while (n == 0);
-	if (n < 0)
-		die("ibv_poll_cq");
-	return wc.status;
-}
-
 /* one OP; returns 0 if it went as expected */
 static int run_op(struct rdma *r, struct peer *peers, int npeers, const char *spec)
 {
@@ -420,9 +291,9 @@ static int run_op(struct rdma *r, struct peer *peers, int npeers, const char *sp
 	for (done = 0; done < len && st == IBV_WC_SUCCESS; done += chunk) {
 		uint64_t n = len - done < chunk ? len - done : chunk;
 
-		st = post(r, q, kind == 'r' ? IBV_WR_RDMA_READ : IBV_WR_RDMA_WRITE,
-			  r->buf + off + done, (uint32_t)n,
-			  k->remote.addr + off + done, k->remote.rkey);
+		st = verbs_rdma(q->qp, r->cq, kind == 'r' ? IBV_WR_RDMA_READ : IBV_WR_RDMA_WRITE,
+				r->mr->lkey, r->buf + off + done, (uint32_t)n,
+				k->remote.addr + off + done, k->remote.rkey);
 	}
 	if (bang) {
 		int ok = st == IBV_WC_REM_ACCESS_ERR;

@@ -31,134 +31,37 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-static uint64_t pattern(uint64_t seed, uint64_t devoff)
-{
-	return (seed * 0x100000001b3ULL) ^ (devoff * 0x9e3779b97f4a7c15ULL);
-}
+#include "verbs.h"
 
-/* bytes of the pattern for device range [off, off+len), any alignment */
-static void fill(uint8_t *buf, uint64_t seed, uint64_t off, uint64_t len)
-{
-	uint64_t i;
-
-	for (i = 0; i < len; i++) {
-		uint64_t b = off + i, w = pattern(seed, b & ~7ULL);
-
-		buf[i] = (uint8_t)(w >> (8 * (b & 7)));
-	}
-}
+#define fill pattern_fill
 
 static int die(const char *what)
 {
-	fprintf(stderr, "p2prdma: %s: %s\n", what, strerror(errno));
-	exit(1);
+	verbs_die(what);
+	return 1;
 }
 
 struct ctx {
-	struct ibv_context *ctx;
+	struct verbs_port port;
 	struct ibv_pd *pd;
 	struct ibv_cq *cq;
 	struct ibv_qp *qp[2];
-	union ibv_gid gid;
-	int gid_index;
 };
-
-static void qp_connect(struct ctx *c, struct ibv_qp *qp, uint32_t dest)
-{
-	struct ibv_qp_attr a = {
-		.qp_state = IBV_QPS_INIT,
-		.port_num = 1,
-		.qp_access_flags = IBV_ACCESS_REMOTE_READ | IBV_ACCESS_REMOTE_WRITE |
-				   IBV_ACCESS_LOCAL_WRITE,
-	};
-
-	if (ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_PKEY_INDEX |
-			  IBV_QP_PORT | IBV_QP_ACCESS_FLAGS))
-		die("QP to INIT");
-	memset(&a, 0, sizeof(a));
-	a.qp_state = IBV_QPS_RTR;
-	a.path_mtu = IBV_MTU_1024;
-	a.dest_qp_num = dest;
-	a.max_dest_rd_atomic = 1;
-	a.min_rnr_timer = 12;
-	a.ah_attr.is_global = 1;
-	a.ah_attr.grh.dgid = c->gid;
-	a.ah_attr.grh.sgid_index = c->gid_index;
-	a.ah_attr.grh.hop_limit = 1;
-	a.ah_attr.port_num = 1;
-	if (ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_AV | IBV_QP_PATH_MTU |
-			  IBV_QP_DEST_QPN | IBV_QP_RQ_PSN |
-			  IBV_QP_MAX_DEST_RD_ATOMIC | IBV_QP_MIN_RNR_TIMER))
-		die("QP to RTR");
-	memset(&a, 0, sizeof(a));
-	a.qp_state = IBV_QPS_RTS;
-	a.timeout = 14;
-	a.retry_cnt = 7;
-	a.rnr_retry = 7;
-	a.max_rd_atomic = 1;
-	if (ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_TIMEOUT | IBV_QP_RETRY_CNT |
-			  IBV_QP_RNR_RETRY | IBV_QP_SQ_PSN | IBV_QP_MAX_QP_RD_ATOMIC))
-		die("QP to RTS");
-}
 
 static void setup(struct ctx *c, const char *name)
 {
-	struct ibv_device **list;
-	struct ibv_port_attr port;
-	int n, i;
+	int i;
 
-	list = ibv_get_device_list(&n);
-	if (!list)
-		die("ibv_get_device_list");
-	for (i = 0; i < n; i++)
-		if (!name || !strcmp(ibv_get_device_name(list[i]), name))
-			break;
-	if (i == n) {
-		fprintf(stderr, "p2prdma: no RDMA device %s\n", name ? name : "");
-		exit(1);
-	}
-	c->ctx = ibv_open_device(list[i]);
-	if (!c->ctx)
-		die("ibv_open_device");
-	ibv_free_device_list(list);
-	if (ibv_query_port(c->ctx, 1, &port))
-		die("ibv_query_port");
-	/* the IPv4-mapped GID (RoCE v2 over the veth's address) */
-	c->gid_index = -1;
-	for (i = 0; i < port.gid_tbl_len; i++) {
-		union ibv_gid g;
-
-		if (ibv_query_gid(c->ctx, 1, i, &g))
-			continue;
-		if (g.raw[10] == 0xff && g.raw[11] == 0xff) {
-			c->gid = g;
-			c->gid_index = i;
-			break;
-		}
-	}
-	if (c->gid_index < 0) {
-		fprintf(stderr, "p2prdma: no IPv4 GID on port 1\n");
-		exit(1);
-	}
-	c->pd = ibv_alloc_pd(c->ctx);
-	c->cq = ibv_create_cq(c->ctx, 16, NULL, NULL, 0);
+	verbs_open(&c->port, name);
+	c->pd = ibv_alloc_pd(c->port.ctx);
+	c->cq = ibv_create_cq(c->port.ctx, 16, NULL, NULL, 0);
 	if (!c->pd || !c->cq)
 		die("PD/CQ");
-	for (i = 0; i < 2; i++) {
-		struct ibv_qp_init_attr qa = {
-			.send_cq = c->cq,
-			.recv_cq = c->cq,
-			.qp_type = IBV_QPT_RC,
-			.cap = { .max_send_wr = 4, .max_recv_wr = 4,
-				 .max_send_sge = 1, .max_recv_sge = 1 },
-		};
-
-		c->qp[i] = ibv_create_qp(c->pd, &qa);
-		if (!c->qp[i])
-			die("ibv_create_qp");
-	}
-	qp_connect(c, c->qp[0], c->qp[1]->qp_num);
-	qp_connect(c, c->qp[1], c->qp[0]->qp_num);
+	for (i = 0; i < 2; i++)
+		c->qp[i] = verbs_qp(c->pd, c->cq);
+	/* loopback: each QP is the other's peer, at the port's own GID */
+	verbs_connect(c->qp[0], &c->port, c->qp[1]->qp_num, c->port.gid.raw, 0, 0);
+	verbs_connect(c->qp[1], &c->port, c->qp[0]->qp_num, c->port.gid.raw, 0, 0);
 }
 
 /* one RDMA op from qp[0]; returns the completion status */
@@ -166,25 +69,7 @@ static enum ibv_wc_status rdma(struct ctx *c, enum ibv_wr_opcode op,
 			       struct ibv_mr *lmr, void *laddr, uint32_t len,
 			       struct ibv_mr *rmr, uint64_t raddr)
 {
-	struct ibv_sge sge = {
-		.addr = (uintptr_t)laddr, .length = len, .lkey = lmr->lkey,
-	};
-	struct ibv_send_wr wr = {
-		.wr_id = 1, .sg_list = &sge, .num_sge = 1, .opcode = op,
-		.send_flags = IBV_SEND_SIGNALED,
-		.wr.rdma = { .remote_addr = raddr, .rkey = rmr->rkey },
-	}, *bad;
-	struct ibv_wc wc;
-	int n;
-
-	if (ibv_post_send(c->qp[0], &wr, &bad))
-		die("ibv_post_send");
-	do {
-		n = ibv_poll_cq(c->cq, 1, &wc);
-	} while (n == 0);
-	if (n < 0)
-		die("ibv_poll_cq");
-	return wc.status;
+	return verbs_rdma(c->qp[0], c->cq, op, lmr->lkey, laddr, len, raddr, rmr->rkey);
 }
 
 /* move @len bytes in chunks the QP takes (messages up to 1 GiB) */
