@@ -73,6 +73,11 @@ rc=0; "$RUNVM" -q --outdir "$out" --bar 3M -- true 2>/dev/null || rc=$?
 check_eq "non-power-of-two card is refused" 2 "$rc"
 rc=0; "$RUNVM" -q --outdir "$out" --bogus -- true 2>/dev/null || rc=$?
 check_eq "unknown option is refused" 2 "$rc"
+for v in 7000 listen:80 connect:70000 udp:7000 listen: "listen:7000 "; do
+	rc=0; msg=$("$RUNVM" -q --outdir "$out" --net-peer "$v" -- true 2>&1) || rc=$?
+	check_eq "--net-peer '$v' refused (exit 2, what it wants)" \
+		"2 run-vm: --net-peer needs listen:PORT or connect:PORT, PORT a TCP port in 1024-65535" "$rc $msg"
+done
 
 # the hot-unplug test's cycle count is validated before it needs a guest
 for v in 0 1000 x -3 "" " 5" 5x; do

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 extern char *program_invocation_short_name;
 
@@ -165,14 +166,21 @@ static inline enum ibv_wc_status verbs_rdma(struct ibv_qp *qp, struct ibv_cq *cq
 		.send_flags = IBV_SEND_SIGNALED,
 		.wr.rdma = { .remote_addr = raddr, .rkey = rkey },
 	}, *bad;
+	struct timespec t0, t;
 	struct ibv_wc wc;
 	int n;
 
 	if (ibv_post_send(qp, &wr, &bad))
 		verbs_die("ibv_post_send");
-	do {
-		n = ibv_poll_cq(cq, 1, &wc);
-	} while (n == 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	/* a completion, good or bad, must come: fail rather than hang */
+	while (!(n = ibv_poll_cq(cq, 1, &wc))) {
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if (t.tv_sec - t0.tv_sec > 120) {
+			errno = ETIMEDOUT;
+			verbs_die("no completion of an RDMA operation in 120 s");
+		}
+	}
 	if (n < 0)
 		verbs_die("ibv_poll_cq");
 	return wc.status;
