@@ -202,11 +202,13 @@ check:
 	tests/run-tests
 
 # make check-guest KERNEL=VER [TESTS="carve rdma ..."]: every test that
-# boots a guest of that kernel: the in-guest suite plus the demo and the
-# bench (QUICK=1), which boot their own; or only the named in-guest tests.
-# The other host-side tests (lint, packaging, run-vm's contract, p2pctl's
-# flags) do not depend on the kernel and run in make check.
-KERNEL_HOST_TESTS := tests/host/demo.sh tests/host/bench.sh
+# boots a guest of that kernel: the in-guest suite plus the host tests that
+# boot their own (the demos, the bench with QUICK=1, the two-host RDMA
+# test); or only the named in-guest tests.  The other host-side tests (lint,
+# packaging, run-vm's contract, p2pctl's flags) do not depend on the kernel
+# and run in make check.
+KERNEL_HOST_TESTS := tests/host/demo.sh tests/host/bench.sh tests/host/two-host.sh \
+	tests/host/demo-2host.sh
 GUEST_TESTS = $(if $(TESTS),$(addprefix tests/guest/,$(addsuffix .sh,$(TESTS))),$(KERNEL_HOST_TESTS) $(sort $(wildcard tests/guest/*.sh)))
 check-guest:
 	@for t in $(GUEST_TESTS); do [ -f "$$t" ] || { echo "check-guest: no test $$t" >&2; exit 2; }; done

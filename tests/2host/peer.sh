@@ -79,7 +79,8 @@ if [ "$IOPMEM_ROLE" = b ]; then
 	check_region "two hosts" "$a"
 else
 	D=$(<"$R/seed"); set_size "$D" $((32 * M))
-	timeout 300 "$BIN/p2pnet" serve 7003 "/dev/$D" >/run/iopmem/s3.log 2>&1 &
+	# (it waits for all of a's sequence: three 16 MiB ops, perftest, then b)
+	timeout 900 "$BIN/p2pnet" serve 7003 "/dev/$D" >/run/iopmem/s3.log 2>&1 &
 	s3=$!
 
 	out=$("$BIN/p2pnet" connect anon:$((32 * M)) "$peer:7001,$peer:7002" \

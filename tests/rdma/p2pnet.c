@@ -172,7 +172,7 @@ static void xfer(int sock, void *buf, size_t len, int out)
 static void handshake(struct rdma *r, struct peer *p)
 {
 	struct wire me = { 0 }, w;
-	uint32_t psn = (uint32_t)(getpid() * 7919 + p->sock) & 0xffffff;
+	uint32_t psn = ((uint32_t)getpid() * 7919u + (uint32_t)p->sock) & 0xffffff;
 
 	p->qp = verbs_qp(r->pd, r->cq);
 	me.qpn = htonl(p->qp->qp_num);
@@ -199,10 +199,13 @@ static int cmd_serve(struct rdma *r, const char *port)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	struct peer p;
+	uint64_t pnum = num(port);
 	char c;
 	int one = 1, ls;
 
-	sa.sin_port = htons((uint16_t)num(port));
+	if (!pnum || pnum > 65535)
+		usage();
+	sa.sin_port = htons((uint16_t)pnum);
 	ls = socket(AF_INET, SOCK_STREAM, 0);
 	if (ls < 0 || setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
 	    bind(ls, (struct sockaddr *)&sa, sizeof(sa)) || listen(ls, 1))

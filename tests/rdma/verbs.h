@@ -142,7 +142,8 @@ static inline void verbs_connect(struct ibv_qp *qp, const struct verbs_port *p,
 		verbs_die("QP to RTR");
 	memset(&a, 0, sizeof(a));
 	a.qp_state = IBV_QPS_RTS;
-	a.timeout = 14;
+	/* 4.096 us * 2^18 = 1 s per try: a TCG guest can stall that long */
+	a.timeout = 18;
 	a.retry_cnt = 7;
 	a.rnr_retry = 7;
 	a.sq_psn = sq_psn;
@@ -166,15 +167,25 @@ static inline enum ibv_wc_status verbs_rdma(struct ibv_qp *qp, struct ibv_cq *cq
 		.send_flags = IBV_SEND_SIGNALED,
 		.wr.rdma = { .remote_addr = raddr, .rkey = rkey },
 	}, *bad;
+	const struct timespec nap = { .tv_nsec = 200000 };
 	struct timespec t0, t;
 	struct ibv_wc wc;
+	unsigned int spins = 0;
 	int n;
 
 	if (ibv_post_send(qp, &wr, &bad))
 		verbs_die("ibv_post_send");
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	/* a completion, good or bad, must come: fail rather than hang */
+	/*
+	 * A completion, good or bad, must come: fail rather than hang.  Poll
+	 * a while, then nap between polls: under TCG a spinning vCPU takes a
+	 * host core from the guest (or the other guest) whose rxe must do the
+	 * work that completes this one.
+	 */
 	while (!(n = ibv_poll_cq(cq, 1, &wc))) {
+		if (++spins < 1000)
+			continue;
+		nanosleep(&nap, NULL);
 		clock_gettime(CLOCK_MONOTONIC, &t);
 		if (t.tv_sec - t0.tv_sec > 120) {
 			errno = ETIMEDOUT;

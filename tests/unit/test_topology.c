@@ -3,7 +3,8 @@
  * Host-side unit tests of p2pctl check's topology rules (tools/p2pctl/
  * topology.c) on fake sysfs trees: the verdicts a QEMU guest cannot show
  * (ACS redirect and egress control on a switch port, two host bridges, a
- * bus address offset, identity IOMMU domains) as well as the ones it can.
+ * bus address offset, identity IOMMU domains, functions of one device, a
+ * short DMA mask) as well as the ones it can.
  */
 #include <errno.h>
 #include <limits.h>
@@ -27,6 +28,12 @@ static void ok(int cond, const char *what)
 		failed++;
 }
 
+static void die(const char *what)
+{
+	perror(what);
+	exit(1);
+}
+
 static void sh(const char *fmt, ...)
 {
 	char cmd[2 * PATH_MAX];
@@ -42,9 +49,10 @@ static void sh(const char *fmt, ...)
 }
 
 /*
- * A PCI function at DIR (below root/devices): PCIe port TYPE, ACS control
- * ACS (-1: no ACS capability), readable config bytes CFGLEN (64 = not
- * root), BAR 2 at CPU address CPU and bus address BUS (0: none).
+ * A PCI function at DIR (below root/devices): PCIe port TYPE (TOPO_PCI:
+ * conventional PCI), ACS control ACS (-1: no ACS capability), readable
+ * config bytes CFGLEN (64 = not root, 256 = no ECAM), BAR 2 at CPU address
+ * CPU and bus address BUS (0: none).
  */
 static void dev(const char *dir, int type, int acs, int cfglen, uint64_t cpu, uint64_t bus)
 {
@@ -57,10 +65,12 @@ static void dev(const char *dir, int type, int acs, int cfglen, uint64_t cpu, ui
 	sh("mkdir -p %s/devices/%s", root, dir);
 	sh("ln -sfn ../../../devices/%s %s/bus/pci/devices/%s", dir, root, pci);
 	c[0] = 0x86; c[1] = 0x80;
-	c[0x06] = 0x10;				/* capability list */
-	c[0x34] = 0x40;
-	c[0x40] = 0x10;				/* PCI Express */
-	c[0x42] = (uint8_t)(type << 4) | 2;
+	if (type != TOPO_PCI) {			/* else conventional PCI */
+		c[0x06] = 0x10;			/* capability list */
+		c[0x34] = 0x40;
+		c[0x40] = 0x10;			/* PCI Express */
+		c[0x42] = (uint8_t)(type << 4) | 2;
+	}
 	if (acs >= 0) {
 		c[0x100] = 0x0d; c[0x102] = 0x01;	/* ACS, version 1, last */
 		c[0x104] = 0x7f;
@@ -73,17 +83,26 @@ static void dev(const char *dir, int type, int acs, int cfglen, uint64_t cpu, ui
 	}
 	snprintf(p, sizeof(p), "%s/devices/%s/config", root, dir);
 	f = fopen(p, "w");
-	fwrite(c, 1, (size_t)cfglen, f);
-	fclose(f);
+	if (!f || fwrite(c, 1, (size_t)cfglen, f) != (size_t)cfglen || fclose(f))
+		die(p);
 	snprintf(p, sizeof(p), "%s/devices/%s/resource", root, dir);
 	f = fopen(p, "w");
+	if (!f)
+		die(p);
 	for (i = 0; i < 7; i++)
 		if (i == 2 && cpu)
 			fprintf(f, "0x%016llx 0x%016llx 0x000000000014220c\n",
 				(unsigned long long)cpu, (unsigned long long)cpu + 0xfffffff);
 		else
 			fprintf(f, "0x0000000000000000 0x0000000000000000 0x0000000000000000\n");
-	fclose(f);
+	if (fclose(f))
+		die(p);
+}
+
+/* a sysfs attribute of the device at DIR */
+static void attr(const char *dir, const char *name, const char *val)
+{
+	sh("echo %s > %s/devices/%s/%s", val, root, dir, name);
 }
 
 static void group(const char *dir, int g, const char *type)
@@ -137,7 +156,10 @@ int main(void)
 	struct topo_report r;
 	struct topo_path p;
 
-	snprintf(root, sizeof(root), "/tmp/test_topology.%d", getpid());
+	snprintf(root, sizeof(root), "%s/test_topology.XXXXXX",
+		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	if (!mkdtemp(root))
+		die(root);
 
 	switch_tree(-1, -1);
 	ok(!topo_path(root, "0000:03:00.0", &p) && p.n == 4 &&
@@ -159,7 +181,14 @@ int main(void)
 	ok(!check(&r) && r.verdict == TOPO_VIA_ROOT && r.redirect,
 	   "Completion Redirect on the peer's port: via the root complex");
 	switch_tree(TOPO_ACS_EC, 0);
-	ok(!check(&r) && r.verdict == TOPO_NO && r.egress, "Egress Control on: no");
+	ok(!check(&r) && r.verdict == TOPO_VIA_ROOT && r.egress && !r.redirect &&
+	   has_reason(&r, "Egress Control on"),
+	   "Egress Control on: via the root complex, like pci-p2pdma");
+	switch_tree(-1, -1);
+	dev(CARD, TOPO_ENDPOINT, TOPO_ACS_RR, 4096, 0x8000000000ULL, 0x8000000000ULL);
+	ok(!check(&r) && r.verdict == TOPO_VIA_ROOT && r.redirect &&
+	   has_reason(&r, "0000:03:00.0 (endpoint) has ACS P2P Request Redirect"),
+	   "ACS on the card itself (a multifunction endpoint) counts too");
 
 	/* the bridges' config space read as non-root (64 bytes) */
 	fresh();
@@ -169,8 +198,16 @@ int main(void)
 	dev(DN1, TOPO_DOWNSTREAM, 0, 4096, 0, 0);
 	dev(CARD, TOPO_ENDPOINT, -1, 4096, 0x8000000000ULL, 0x8000000000ULL);
 	dev(PEER, TOPO_ENDPOINT, -1, 4096, 0, 0);
-	ok(!check(&r) && r.acs_unknown && has_reason(&r, "is not readable"),
-	   "an unreadable bridge: its ACS is called unknown");
+	ok(!check(&r) && r.acs_unknown && r.verdict == TOPO_VIA_ROOT &&
+	   has_reason(&r, "0000:02:00.0 (unknown) is not available") &&
+	   has_reason(&r, "cannot be confirmed"),
+	   "an unreadable bridge: its ACS is called unknown, direct is not claimed");
+	dev(DN0, TOPO_DOWNSTREAM, TOPO_ACS_RR, 256, 0, 0);
+	ok(!check(&r) && r.acs_unknown && r.verdict == TOPO_VIA_ROOT,
+	   "a PCIe bridge with 256 bytes of config space (no ECAM): ACS unknown");
+	dev(DN0, TOPO_PCI, -1, 256, 0, 0);
+	ok(!check(&r) && !r.acs_unknown && r.verdict == TOPO_DIRECT,
+	   "a conventional PCI node (256 bytes): no ACS, known");
 
 	/* separate root ports */
 	fresh();
@@ -180,6 +217,15 @@ int main(void)
 	dev("pci0000:00/0000:00:05.0/0000:04:00.0", TOPO_ENDPOINT, -1, 4096, 0, 0);
 	ok(!check(&r) && r.verdict == TOPO_VIA_ROOT && !strcmp(r.route, "root-complex") &&
 	   !r.common, "separate root ports: via the root complex");
+
+	/* two functions of one device below a root port */
+	fresh();
+	dev("pci0000:00/0000:00:04.0", TOPO_ROOT_PORT, 0, 4096, 0, 0);
+	dev("pci0000:00/0000:00:04.0/0000:03:00.0", TOPO_ENDPOINT, -1, 4096, 0xe0000000, 0xe0000000);
+	dev("pci0000:00/0000:00:04.0/0000:03:00.1", TOPO_ENDPOINT, -1, 4096, 0, 0);
+	ok(!topo_check(root, "0000:03:00.0", 2, "0000:03:00.1", &r) && r.verdict == TOPO_DIRECT &&
+	   !strcmp(r.route, "device") && has_reason(&r, "functions of one device"),
+	   "two functions of one device below a root port: direct, inside the device");
 
 	/* an IOMMU translating: always through the root complex */
 	switch_tree(-1, -1);
@@ -194,6 +240,21 @@ int main(void)
 	group(PEER, 4, "identity");
 	ok(!check(&r) && r.verdict == TOPO_DIRECT && r.iommu.active &&
 	   has_reason(&r, "untranslated (identity)"), "IOMMU in passthrough: direct");
+	switch_tree(-1, -1);
+	group(CARD, 3, "DMA");
+	group(PEER, 4, "identity");
+	ok(!check(&r) && r.verdict == TOPO_DIRECT && has_reason(&r, "untranslated (identity)"),
+	   "only the peer's domain counts: card DMA, peer identity: direct");
+	switch_tree(-1, -1);
+	group(CARD, 3, "identity");
+	group(PEER, 4, "DMA-FQ");
+	ok(!check(&r) && r.verdict == TOPO_VIA_ROOT && has_reason(&r, "peer group 4, DMA-FQ"),
+	   "card identity, peer DMA-FQ: translated, via the root complex");
+	switch_tree(-1, -1);
+	group(CARD, 3, "DMA");
+	ok(!check(&r) && r.verdict == TOPO_DIRECT && r.iommu.peer_group == -1 &&
+	   has_reason(&r, "the peer is in no IOMMU group"),
+	   "an IOMMU, but the peer in no group: not translated");
 
 	/* a host bridge that offsets bus addresses */
 	fresh();
@@ -209,6 +270,22 @@ int main(void)
 	group(CARD, 1, "DMA");
 	group(PEER, 2, "DMA");
 	ok(!check(&r) && r.verdict == TOPO_VIA_ROOT, "the same with an IOMMU translating: via the root complex");
+	group(PEER, 2, "identity");
+	ok(!check(&r) && r.verdict == TOPO_NO && has_reason(&r, "would write to bus address"),
+	   "the same with the peer's domain identity: no");
+
+	/* the peer's DMA mask does not reach the BAR (swiotlb would bounce) */
+	switch_tree(-1, -1);
+	attr(PEER, "dma_mask_bits", "32");
+	ok(!check(&r) && r.verdict == TOPO_DIRECT && has_reason(&r, "no driver is bound"),
+	   "32-bit DMA mask, no driver bound: a warning only");
+	sh("mkdir %s/devices/%s/driver", root, PEER);
+	ok(!check(&r) && r.verdict == TOPO_NO && has_reason(&r, "DMA mask (32 bits)"),
+	   "32-bit DMA mask set by the peer's driver, BAR above 4 GiB: no (swiotlb)");
+	attr(PEER, "dma_mask_bits", "64");
+	ok(!check(&r) && r.verdict == TOPO_DIRECT, "64-bit DMA mask: direct");
+	ok(topo_check(root, "0000:03:00.0", -1, "0000:04:00.0", &r) == 0 && !r.bus_known &&
+	   has_reason(&r, "bus address was not checked"), "no BAR: says the address was not checked");
 
 	/* two host bridges */
 	fresh();
@@ -216,8 +293,26 @@ int main(void)
 	dev("pci0000:80/0000:80:04.0", TOPO_ROOT_PORT, 0, 4096, 0, 0);
 	dev("pci0000:00/0000:00:04.0/0000:03:00.0", TOPO_ENDPOINT, -1, 4096, 0xe0000000, 0xe0000000);
 	dev("pci0000:80/0000:80:04.0/0000:04:00.0", TOPO_ENDPOINT, -1, 4096, 0, 0);
-	ok(!check(&r) && r.verdict == TOPO_NO && !strcmp(r.route, "host-bridges") &&
-	   has_reason(&r, "pci0000:80"), "different host bridges: no");
+	ok(!check(&r) && r.verdict == TOPO_VIA_ROOT && !strcmp(r.route, "host-bridges") &&
+	   has_reason(&r, "pci0000:80") && !has_reason(&r, "NUMA"),
+	   "different host bridges: via the root complex (platform-dependent)");
+	attr("pci0000:00/0000:00:04.0/0000:03:00.0", "numa_node", "0");
+	attr("pci0000:80/0000:80:04.0/0000:04:00.0", "numa_node", "1");
+	ok(!check(&r) && r.verdict == TOPO_VIA_ROOT &&
+	   has_reason(&r, "NUMA node 0, the peer on node 1"), "... on different NUMA nodes: said");
+
+	/* a path deeper than TOPO_MAX_DEPTH */
+	fresh();
+	{
+		char d[PATH_MAX] = "pci0000:00";
+		int i;
+
+		for (i = 0; i < TOPO_MAX_DEPTH + 1; i++) {
+			snprintf(d + strlen(d), sizeof(d) - strlen(d), "/0000:%02x:00.0", i + 1);
+			dev(d, i < TOPO_MAX_DEPTH ? TOPO_DOWNSTREAM : TOPO_ENDPOINT, -1, 4096, 0, 0);
+		}
+		ok(topo_path(root, "0000:11:00.0", &p) == -E2BIG, "a path deeper than 16: -E2BIG");
+	}
 
 	/* not peers */
 	switch_tree(-1, -1);

@@ -1007,6 +1007,11 @@ static int cmd_check(int argc, char **argv)
 		free(rep);
 		return fail("%s is a bridge above %s or below it, not a peer", peer, r.pci);
 	}
+	if (rc == -E2BIG) {
+		free(rep);
+		return fail("the PCI path of %s or %s is deeper than %d bridges", r.pci, peer,
+			    TOPO_MAX_DEPTH);
+	}
 	if (rc) {
 		free(rep);
 		return fail("cannot read the PCI topology of %s and %s: %s", r.pci, peer, why(rc));

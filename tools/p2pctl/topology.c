@@ -5,16 +5,18 @@
  *
  * The rules are the ones upstream's pci_p2pdma_distance() applies inside
  * the kernel, told to an administrator with the reasons:
- *  - below one switch, with no ACS redirect on the way, the switch forwards
- *    the transfer itself: direct;
- *  - otherwise (separate root ports, a redirect, an IOMMU translating) the
- *    transfer goes through the root complex, which must forward
- *    peer-to-peer traffic: that depends on the CPU, not on Linux;
- *  - across host bridges (PCI domains), or with egress control blocking
- *    the way, it does not work.
+ *  - below one switch (or between functions of one device), with no ACS
+ *    redirect or egress control on the way, the transfer never reaches the
+ *    root complex: direct;
+ *  - otherwise (separate root ports or host bridges, an ACS redirect, an
+ *    IOMMU translating the peer's DMA) it goes through the root complex,
+ *    which must forward peer-to-peer traffic: that depends on the CPU, not
+ *    on Linux (upstream allows every AMD Zen and a list of Intel host
+ *    bridges, some of them across host bridges).
  * And one rule of iopmem's own: its pages are ordinary (GENERIC) memory,
- * so without an IOMMU a peer is handed the BAR's CPU physical address,
- * which must equal the address on the bus.
+ * so a peer whose DMA is not translated by an IOMMU is handed the BAR's
+ * CPU physical address, which must equal the address on the bus: if not,
+ * it cannot work.
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -107,9 +109,15 @@ static void node_load(const char *sys, struct topo_node *nd)
 			}
 		}
 	}
-	if (n < PCI_CFG_SIZE || nd->type == TOPO_PCI)
+	/* conventional PCI has no extended config space, so no ACS */
+	if (nd->type == TOPO_PCI) {
+		nd->acs_known = true;
 		return;
-	nd->config_read = true;
+	}
+	/* PCI Express: 256 bytes as root means no ECAM (pci=nommconf) */
+	if (n < PCI_CFG_SIZE)
+		return;
+	nd->acs_known = true;
 	for (ptr = 0x100, guard = 0; ptr >= 0x100 && ptr < PCI_CFG_SIZE - 8 && guard < 256;
 	     guard++) {
 		uint32_t h = rd32(c, ptr);
@@ -146,7 +154,7 @@ int topo_path(const char *sys, const char *pci, struct topo_path *p)
 		if (!below_bridge || !is_pci_name(s))
 			continue;
 		if (p->n == TOPO_MAX_DEPTH)
-			return -ELOOP;
+			return -E2BIG;
 		snprintf(p->nodes[p->n].pci, sizeof(p->nodes[0].pci), "%s", s);
 		node_load(sys, &p->nodes[p->n]);
 		p->n++;
@@ -170,29 +178,36 @@ static void reason(struct topo_report *r, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* the bridges below the common part of the paths: ACS on the way */
-static void check_acs(struct topo_report *r, const struct topo_path *p)
+/*
+ * ACS on nodes [from, p->n) of @p: like upstream, every bridge below the
+ * shared part of the paths, the device itself and (once, from the card's
+ * path) the deepest shared bridge.  Redirect and egress control alike send
+ * peer traffic to the root complex or stop it.
+ */
+static void check_acs(struct topo_report *r, const struct topo_path *p, int from)
 {
 	int i;
 
-	for (i = r->common; i < p->n - 1; i++) {
+	for (i = from; i < p->n; i++) {
 		const struct topo_node *nd = &p->nodes[i];
 
-		if (!nd->config_read) {
+		if (!nd->acs_known) {
 			r->acs_unknown = true;
+			reason(r, "the extended config space of %s (%s) is not available (no ECAM, or not read as root): its ACS settings are unknown",
+			       nd->pci, topo_type_name(nd->type));
 			continue;
 		}
 		if (!nd->has_acs)
 			continue;
 		if (nd->acs_ctrl & (TOPO_ACS_RR | TOPO_ACS_CR)) {
 			r->redirect = true;
-			reason(r, "%s (%s) has ACS P2P %s Redirect on: the switch sends peer traffic up to the root complex",
+			reason(r, "%s (%s) has ACS P2P %s Redirect on: peer traffic through it is sent up to the root complex",
 			       nd->pci, topo_type_name(nd->type),
 			       nd->acs_ctrl & TOPO_ACS_RR ? "Request" : "Completion");
 		}
 		if (nd->acs_ctrl & TOPO_ACS_EC) {
 			r->egress = true;
-			reason(r, "%s (%s) has ACS P2P Egress Control on: peer traffic may be blocked there",
+			reason(r, "%s (%s) has ACS P2P Egress Control on: it blocks peer traffic toward the ports set in its egress control vector, or sends it to the root complex (pci-p2pdma treats it like a redirect)",
 			       nd->pci, topo_type_name(nd->type));
 		}
 	}
@@ -261,11 +276,126 @@ static void bar_addresses(const char *sys, const char *pci, struct topo_report *
 	if (!start || read_config(sys, pci, c) < 64)
 		return;
 	r->cpu_addr = start;
+	r->bar_end = end;
 	lo = rd32(c, 0x10 + 4 * r->bar);
 	r->bus_addr = lo & ~0xfULL;
 	if ((lo & 0x6) == 0x4 && r->bar < 5)	/* 64-bit memory BAR */
 		r->bus_addr |= (uint64_t)rd32(c, 0x14 + 4 * r->bar) << 32;
 	r->bus_known = true;
+}
+
+/* a small integer sysfs attribute of a PCI device; -1 if absent */
+static long dev_attr(const char *sys, const char *pci, const char *attr)
+{
+	char p[PATH_MAX], buf[32];
+	ssize_t n;
+	int fd;
+
+	snprintf(p, sizeof(p), "%s/bus/pci/devices/%s/%s", sys, pci, attr);
+	fd = open(p, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	return strtol(buf, NULL, 0);
+}
+
+static bool dev_has_driver(const char *sys, const char *pci)
+{
+	char p[PATH_MAX];
+
+	snprintf(p, sizeof(p), "%s/bus/pci/devices/%s/driver", sys, pci);
+	return access(p, F_OK) == 0;
+}
+
+/* where the paths meet: r->route, and the reasons */
+static void route(const char *sys, struct topo_report *r)
+{
+	const struct topo_node *up = r->common ? &r->card.nodes[r->common - 1] : NULL;
+	long card_node, peer_node;
+
+	if (strcmp(r->card.host_bridge, r->peer.host_bridge)) {
+		r->route = "host-bridges";
+		reason(r, "the card is below host bridge %s, the peer below %s: the transfer crosses from one root complex to another, which only some platforms forward",
+		       r->card.host_bridge, r->peer.host_bridge);
+		card_node = dev_attr(sys, r->card.nodes[r->card.n - 1].pci, "numa_node");
+		peer_node = dev_attr(sys, r->peer.nodes[r->peer.n - 1].pci, "numa_node");
+		if (card_node >= 0 && peer_node >= 0 && card_node != peer_node)
+			reason(r, "the card is on NUMA node %ld, the peer on node %ld: the transfer also crosses the link between the sockets",
+			       card_node, peer_node);
+	} else if (up && up->type != TOPO_ROOT_PORT) {
+		r->route = "switch";
+		reason(r, "both are below %s (%s): a switch can forward between them",
+		       up->pci, topo_type_name(up->type));
+	} else if (up && r->card.n == r->common + 1 && r->peer.n == r->common + 1 &&
+		   !strncmp(r->card.nodes[r->common].pci, r->peer.nodes[r->common].pci, 10)) {
+		r->route = "device";
+		reason(r, "the card and the peer are functions of one device below root port %s: the device routes between them",
+		       up->pci);
+	} else {
+		r->route = "root-complex";
+		if (up)
+			reason(r, "both are below root port %s and nothing below it is shared: the transfer goes through the root complex",
+			       up->pci);
+		else
+			reason(r, "the card and the peer are on different root ports (or on the root bus) of %s: the transfer goes through the root complex",
+			       r->card.host_bridge);
+	}
+}
+
+/*
+ * Which address the peer is handed for iopmem's pages, and whether it
+ * reaches the BAR.  Only the peer's IOMMU domain matters: the card is the
+ * target, its own DMA is not involved.
+ */
+static void iommu_and_addresses(const char *sys, struct topo_report *r)
+{
+	const char *peer = r->peer.nodes[r->peer.n - 1].pci;
+	bool translating = r->iommu.active && r->iommu.peer_group >= 0 &&
+			   strcmp(r->iommu.peer_domain, "identity");
+	long bits;
+
+	if (translating) {
+		r->verdict = TOPO_VIA_ROOT;
+		reason(r, "an IOMMU translates the peer's DMA (peer group %d, %s): iopmem's pages are mapped like RAM, to an IOVA that only the IOMMU in the root complex turns into the BAR's address",
+		       r->iommu.peer_group, r->iommu.peer_domain);
+	} else if (r->iommu.active && r->iommu.peer_group >= 0) {
+		reason(r, "the IOMMU passes the peer's DMA through untranslated (identity): the peer gets the BAR's CPU physical address as its DMA address");
+	} else if (r->iommu.active) {
+		reason(r, "an IOMMU is active but the peer is in no IOMMU group: its DMA is not translated, it gets the BAR's CPU physical address as its DMA address");
+	} else {
+		reason(r, "no IOMMU is active: the peer gets the BAR's CPU physical address as its DMA address");
+	}
+	if (r->iommu.card_group >= 0 && r->iommu.card_group == r->iommu.peer_group)
+		reason(r, "the card and the peer share IOMMU group %d: nothing isolates them from each other (no ACS between them)",
+		       r->iommu.card_group);
+
+	if (!r->bus_known) {
+		reason(r, "the card's BAR is not known: its bus address was not checked");
+	} else if (r->cpu_addr != r->bus_addr) {
+		reason(r, "BAR %d's bus address 0x%" PRIx64 " is not its CPU physical address 0x%" PRIx64 ": iopmem's pages give peers the CPU address",
+		       r->bar, r->bus_addr, r->cpu_addr);
+		if (!translating) {
+			r->verdict = TOPO_NO;
+			reason(r, "with the peer's DMA untranslated, it would write to bus address 0x%" PRIx64 ", not to the card",
+			       r->cpu_addr);
+		}
+	} else {
+		reason(r, "BAR %d's bus address is its CPU physical address (0x%" PRIx64 ")",
+		       r->bar, r->cpu_addr);
+	}
+	bits = dev_attr(sys, peer, "dma_mask_bits");
+	if (!translating && r->bus_known && bits > 0 && bits < 64 &&
+	    r->bar_end >> bits) {
+		reason(r, "the peer's DMA mask (%ld bits) does not reach the BAR's end 0x%" PRIx64 ": the DMA API would bounce through swiotlb, a CPU copy, not peer DMA%s",
+		       bits, r->bar_end,
+		       dev_has_driver(sys, peer) ? "" : " (no driver is bound to the peer: its driver may set a wider mask)");
+		if (dev_has_driver(sys, peer))
+			r->verdict = TOPO_NO;
+	}
 }
 
 int topo_check(const char *sys, const char *card, int bar, const char *peer,
@@ -298,63 +428,22 @@ int topo_check(const char *sys, const char *card, int bar, const char *peer,
 	if (bar >= 0)
 		bar_addresses(sys, card, r);
 
-	if (strcmp(r->card.host_bridge, r->peer.host_bridge)) {
-		r->route = "host-bridges";
-		r->verdict = TOPO_NO;
-		reason(r, "the card is below host bridge %s, the peer below %s: peer DMA between host bridges is not supported",
-		       r->card.host_bridge, r->peer.host_bridge);
-		return 0;
-	}
-	check_acs(r, &r->card);
-	check_acs(r, &r->peer);
-	if (r->common && r->card.nodes[r->common - 1].type != TOPO_ROOT_PORT) {
-		const struct topo_node *up = &r->card.nodes[r->common - 1];
+	route(sys, r);
+	check_acs(r, &r->card, r->common ? r->common - 1 : 0);
+	check_acs(r, &r->peer, r->common);
+	iommu_and_addresses(sys, r);
 
-		r->route = "switch";
-		reason(r, "both are below %s (%s): a switch can forward between them",
-		       up->pci, topo_type_name(up->type));
-	} else {
-		r->route = "root-complex";
-		if (r->common)
-			reason(r, "both are below root port %s and nothing below it is shared: the transfer goes through the root complex",
-			       r->card.nodes[r->common - 1].pci);
-		else
-			reason(r, "the card and the peer are on different root ports (or on the root bus) of %s: the transfer goes through the root complex",
-			       r->card.host_bridge);
-	}
-	if (r->acs_unknown)
-		reason(r, "the config space of a bridge on the way is not readable (run as root): its ACS settings are unknown");
-
-	r->verdict = TOPO_DIRECT;
-	if (strcmp(r->route, "switch") || r->redirect)
+	if (r->verdict == TOPO_DIRECT && (strcmp(r->route, "switch") &&
+					  strcmp(r->route, "device")))
 		r->verdict = TOPO_VIA_ROOT;
-	if (r->iommu.active && (strcmp(r->iommu.card_domain, "identity") ||
-				strcmp(r->iommu.peer_domain, "identity"))) {
+	if (r->verdict == TOPO_DIRECT && (r->redirect || r->egress))
 		r->verdict = TOPO_VIA_ROOT;
-		reason(r, "an IOMMU translates the peer's DMA (card group %d, %s; peer group %d, %s): iopmem's pages are mapped like RAM, to an IOVA that only the IOMMU in the root complex turns into the BAR's address",
-		       r->iommu.card_group, r->iommu.card_domain,
-		       r->iommu.peer_group, r->iommu.peer_domain);
-		if (r->iommu.card_group >= 0 && r->iommu.card_group == r->iommu.peer_group)
-			reason(r, "the card and the peer share IOMMU group %d: nothing isolates them from each other (no ACS between them)",
-			       r->iommu.card_group);
-	} else if (r->iommu.active) {
-		reason(r, "the IOMMU passes both devices' DMA through untranslated (identity)");
-	} else {
-		reason(r, "no IOMMU is active: the peer gets the BAR's CPU physical address as its DMA address");
+	if (r->verdict == TOPO_DIRECT && r->acs_unknown) {
+		r->verdict = TOPO_VIA_ROOT;
+		reason(r, "with a bridge's ACS unknown, a direct route cannot be confirmed");
 	}
-	if (r->bus_known && r->cpu_addr != r->bus_addr) {
-		reason(r, "BAR %d's bus address 0x%" PRIx64 " is not its CPU physical address 0x%" PRIx64 ": iopmem's pages give peers the CPU address",
-		       r->bar, r->bus_addr, r->cpu_addr);
-		if (!r->iommu.active)
-			r->verdict = TOPO_NO;
-	} else if (r->bus_known) {
-		reason(r, "BAR %d's bus address is its CPU physical address (0x%" PRIx64 ")",
-		       r->bar, r->cpu_addr);
-	}
-	if (r->egress)
-		r->verdict = TOPO_NO;
 	if (r->verdict == TOPO_VIA_ROOT)
-		reason(r, "through the root complex, peer DMA works only if the CPU's root complex forwards peer-to-peer transactions (check the platform's documentation; Linux's pci-p2pdma allows a short list of host bridges)");
+		reason(r, "through the root complex, peer DMA works only if the CPU's root complex forwards peer-to-peer transactions (check the platform's documentation; Linux's pci-p2pdma allows every AMD Zen and a short list of Intel host bridges)");
 	return 0;
 }
 
@@ -364,7 +453,7 @@ static struct json_object *node_json(const struct topo_node *nd)
 
 	json_object_object_add(o, "pci", json_object_new_string(nd->pci));
 	json_object_object_add(o, "type", json_object_new_string(topo_type_name(nd->type)));
-	if (!nd->config_read) {
+	if (!nd->acs_known) {
 		json_object_object_add(o, "acs", NULL);
 	} else if (!nd->has_acs) {
 		json_object_object_add(o, "acs", json_object_new_string("none"));

@@ -36,7 +36,7 @@ enum topo_type {
 struct topo_node {
 	char pci[13];
 	int type;			/* enum topo_type */
-	bool config_read;		/* the extended config space was readable */
+	bool acs_known;		/* ACS read, or no extended config space (conventional PCI) */
 	bool has_acs;
 	uint16_t acs_cap, acs_ctrl;
 };
@@ -62,17 +62,18 @@ struct topo_iommu {
 struct topo_report {
 	struct topo_path card, peer;
 	int common;			/* nodes the two paths share */
-	const char *route;		/* "switch", "root-complex", "host-bridges" */
+	const char *route;		/* "switch", "device", "root-complex", "host-bridges" */
 	bool redirect;			/* an ACS redirect on the way */
 	bool egress;			/* ACS egress control on the way */
 	bool acs_unknown;		/* a bridge's config space was not readable */
 	struct topo_iommu iommu;
 	int bar;			/* the card's BAR, -1 if not known */
 	uint64_t cpu_addr, bus_addr;	/* the BAR's CPU physical and bus address */
+	uint64_t bar_end;		/* the BAR's last CPU physical address */
 	bool bus_known;
 	enum topo_verdict verdict;
 	int nr_reasons;
-	char reasons[12][256];
+	char reasons[32][256];
 };
 
 const char *topo_type_name(int type);
