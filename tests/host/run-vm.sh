@@ -90,3 +90,16 @@ for v in 0 1000 x -3 "" " 5" 5x; do
 	check_eq "IOPMEM_HOTPLUG_CYCLES='$v' refused (exit 1)" 1 "$r"
 	check_match "...saying what it wants" "IOPMEM_HOTPLUG_CYCLES is a number of cycles from 1 to 999" "$o"
 done
+
+# run-2host: when a fails, b (waiting for ever) is stopped with its QEMU, and
+# the status is a's; b's QEMU is found by its outdir on the command line
+o2=$(mktemp -d)
+rc=0
+"$TOP/scripts/qemu/run-2host" -q --outdir "$o2" -- \
+	sh -c '[ "$IOPMEM_ROLE" = a ] && exit 3; sleep 500' >/dev/null 2>&1 || rc=$?
+check_eq "run-2host: a exits 3, b is stopped: exit 3" 3 "$rc"
+sleep 2
+check_eq "run-2host: no QEMU of b's is left running" "" "$(pgrep -f -- "$o2/b/" || true)"
+check_eq "run-2host: no QEMU of a's is left running" "" "$(pgrep -f -- "$o2/a/" || true)"
+check "run-2host: b's console was recorded" grep -q 'Linux version' "$o2/b/console.log"
+rm -rf "$o2"
