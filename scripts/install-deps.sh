@@ -63,13 +63,35 @@ kernel_612() {
 		exit 1
 	fi
 	apt_update >/dev/null
-	v=$(apt-cache search --names-only '^linux-headers-6\.12\.[0-9]+\+deb12-amd64$' |
-		awk '{ print $1 }' | sed 's/^linux-headers-//' | sort -V | tail -n 1)
-	if [ -z "$v" ]; then
-		echo "install-deps: no linux-headers-6.12.*+deb12-amd64 in the package lists" >&2
+	# The archive lists headers (and an -unsigned image) for a release
+	# before its signed image is built: take the newest release whose
+	# headers and signed image can both be installed, else the newest
+	# with headers and the unsigned image (same /boot/vmlinuz-VER).
+	versions=$(apt-cache search --names-only '^linux-headers-6\.12\.[0-9]+\+deb12-amd64$' |
+		awk '{ print $1 }' | sed 's/^linux-headers-//' | sort -rV)
+	image=
+	for suffix in "" -unsigned; do
+		for v in $versions; do
+			if has_candidate "linux-headers-$v" &&
+				has_candidate "linux-image-$v$suffix"; then
+				image=linux-image-$v$suffix
+				break 2
+			fi
+		done
+	done
+	if [ -z "$image" ]; then
+		echo "install-deps: no installable linux-image + linux-headers 6.12.*+deb12-amd64 pair in the package lists" >&2
 		exit 1
 	fi
-	PKGS="$PKGS linux-image-$v linux-headers-$v"
+	echo "install-deps: Debian 12's 6.12 kernel: $image"
+	PKGS="$PKGS $image linux-headers-$v"
+}
+
+# true when apt can install package $1 (a real package with a candidate,
+# not only a name that another package refers to)
+has_candidate() {
+	apt-cache policy "$1" 2>/dev/null |
+		awk '/Candidate:/ { found = $2 != "(none)" } END { exit !found }'
 }
 
 PKGS=
