@@ -38,9 +38,25 @@ check_eq "run-vm -- false exits 1" 1 "$rc"
 rc=0; "$RUNVM" -q --outdir "$out" -- sh -c 'exit 42' || rc=$?
 check_eq "exit status 42 comes back" 42 "$rc"
 
-rc=0; "$RUNVM" -q --outdir "$out" -- sh -c 'echo c >/proc/sysrq-trigger; sleep 60' 2>/dev/null || rc=$?
+rc=0; msg=$("$RUNVM" -q --outdir "$out" -- sh -c 'echo c >/proc/sysrq-trigger; sleep 60' 2>&1) || rc=$?
 check_eq "guest panic exits 255" 255 "$rc"
 check "panic is in the console log" grep -q 'Kernel panic' "$out/console.log"
+# the report on stderr, from its first line to the end of the panic
+check_match "run-vm prints the panic that killed the guest" "run-vm:   .*Kernel panic - not syncing: sysrq triggered crash" "$msg"
+check_match "...its Call Trace" "run-vm:   .*Call Trace" "$msg"
+check_match "...down to its end" "run-vm:   .*(end Kernel panic|Kernel Offset:)" "$msg"
+
+# a kernel that panics before COMMAND starts (here: no init) is booted
+# once more, saying so; then run-vm fails
+rc=0; msg=$("$RUNVM" -q --outdir "$out" --append "rdinit=/nonexistent init=/nonexistent" -- true 2>&1) || rc=$?
+check_eq "a guest whose kernel panics while booting exits 255" 255 "$rc"
+check_eq "...after booting twice: one 'booting again' line" 1 "$(grep -c 'panicked while booting, before COMMAND started.*booting again, once' <<<"$msg")"
+check "...the first boot's console kept" grep -q 'Kernel panic' "$out/console.boot1.log"
+check "...and the second's" grep -q 'Kernel panic' "$out/console.log"
+# a panic once COMMAND runs is not booted again (checked above: the sysrq
+# crash); neither is a command that fails
+rc=0; msg=$("$RUNVM" -q --outdir "$out" -- sh -c 'echo c >/proc/sysrq-trigger; sleep 60' 2>&1) || rc=$?
+check_eq "a panic while COMMAND runs: no second boot" "255 0" "$rc $(grep -c 'booting again' <<<"$msg" || true)"
 
 rc=0; "$RUNVM" -q --timeout 20 --outdir "$out" -- sleep 600 2>/dev/null || rc=$?
 check_eq "guest timeout exits 255" 255 "$rc"

@@ -50,7 +50,28 @@ struct verbs_port {
 	int gid_index;
 };
 
-/* open RDMA device @name (the first one if NULL), port 1, its IPv4 GID */
+/*
+ * Whether GID @index of @dev's port 1 is a RoCE v2 one (UDP/IP): the IPv4-
+ * mapped GIDs of a RoCE v1 entry (mlx5 lists both) do not route.  Where
+ * the kernel does not say (no gid_attrs), take it.
+ */
+static inline int verbs_gid_is_v2(const char *dev, int index)
+{
+	char path[256], type[32] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path),
+		 "/sys/class/infiniband/%s/ports/1/gid_attrs/types/%d", dev, index);
+	f = fopen(path, "r");
+	if (!f)
+		return 1;
+	if (!fgets(type, sizeof(type), f))
+		type[0] = 0;
+	fclose(f);
+	return !strncmp(type, "RoCE v2", 7);
+}
+
+/* open RDMA device @name (the first one if NULL), port 1, its RoCE v2 IPv4 GID */
 static inline void verbs_open(struct verbs_port *p, const char *name)
 {
 	struct ibv_device **list;
@@ -80,7 +101,8 @@ static inline void verbs_open(struct verbs_port *p, const char *name)
 
 		if (ibv_query_gid(p->ctx, 1, i, &g))
 			continue;
-		if (g.raw[10] == 0xff && g.raw[11] == 0xff) {
+		if (g.raw[10] == 0xff && g.raw[11] == 0xff &&
+		    verbs_gid_is_v2(ibv_get_device_name(p->ctx->device), i)) {
 			p->gid = g;
 			p->gid_index = i;
 			return;
