@@ -59,7 +59,7 @@ int main(void)
 	struct layout l;
 	uint64_t v;
 	mode_t m;
-	char pci[13], buf[32];
+	char pci[PCI_ADDR_SIZE], buf[32];
 	int r, d;
 
 	ok(size_is("4096", 0, 4096), "plain bytes");
@@ -104,6 +104,11 @@ int main(void)
 	   parse_mode("17777", &m), "bad modes");
 	ok(!parse_pci_addr("0000:01:00.0", pci) && !strcmp(pci, "0000:01:00.0"), "full PCI address");
 	ok(!parse_pci_addr("01:00.0", pci) && !strcmp(pci, "0000:01:00.0"), "short PCI address");
+	ok(!parse_pci_addr("10000:e1:00.0", pci) && !strcmp(pci, "10000:e1:00.0"),
+	   "a 5-digit (VMD) domain");
+	ok(!parse_pci_addr("ffffffff:00:1f.7", pci) && !strcmp(pci, "ffffffff:00:1f.7"),
+	   "an 8-digit domain");
+	ok(parse_pci_addr("100000000:00:00.0", pci) == -EINVAL, "a 9-digit domain: EINVAL");
 	ok(parse_pci_addr("01:00", pci) && parse_pci_addr("0000:01:20.0", pci) &&
 	   parse_pci_addr("0000:01:00.8", pci) && parse_pci_addr("0000:01:00.0x", pci),
 	   "bad PCI addresses");

@@ -218,6 +218,17 @@ int main(void)
 	ok(!check(&r) && r.verdict == TOPO_VIA_ROOT && !strcmp(r.route, "root-complex") &&
 	   !r.common, "separate root ports: via the root complex");
 
+	/* a VMD domain (5 hex digits) and its host bridge "pci10000:00" */
+	fresh();
+	dev("pci10000:00/10000:00:02.0", TOPO_ROOT_PORT, 0, 4096, 0, 0);
+	dev("pci10000:00/10000:00:02.0/10000:01:00.0", TOPO_ENDPOINT, -1, 4096, 0xe0000000, 0xe0000000);
+	dev("pci10000:00/10000:00:02.0/10000:01:00.1", TOPO_ENDPOINT, -1, 4096, 0, 0);
+	ok(!topo_path(root, "10000:01:00.0", &p) && p.n == 2 &&
+	   !strcmp(p.host_bridge, "pci10000:00") && !strcmp(p.nodes[1].pci, "10000:01:00.0"),
+	   "a 5-digit (VMD) domain: path from host bridge pci10000:00, 2 nodes");
+	ok(!topo_check(root, "10000:01:00.0", 2, "10000:01:00.1", &r) && r.verdict == TOPO_DIRECT,
+	   "...and its verdict");
+
 	/* two functions of one device below a root port */
 	fresh();
 	dev("pci0000:00/0000:00:04.0", TOPO_ROOT_PORT, 0, 4096, 0, 0);

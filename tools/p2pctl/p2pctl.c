@@ -383,7 +383,7 @@ static int label_arg(const char *label)
 /* why region_find() failed, for the user */
 static int region_fail(const char *spec, int rc)
 {
-	char pci[13], p[PATH_MAX];
+	char pci[PCI_ADDR_SIZE], p[PATH_MAX];
 
 	if (rc == -EINVAL)
 		return fail("'%s' is neither a region id nor a PCI address", spec);
@@ -612,7 +612,7 @@ static int cmd_bind(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "bar", required_argument, NULL, 'b' }, OPT_HELP, OPT_END,
 	};
-	char pci[13], *end;
+	char pci[PCI_ADDR_SIZE], *end;
 	int c, bar = -1;
 
 	while ((c = getopt_long(argc, argv, "b:h", opts, NULL)) != -1) {
@@ -637,7 +637,7 @@ static const char unbind_usage[] = "p2pctl unbind PCI_ADDR";
 
 static int cmd_unbind(int argc, char **argv)
 {
-	char pci[13], drv[64], p[PATH_MAX];
+	char pci[PCI_ADDR_SIZE], drv[64], p[PATH_MAX];
 	int rc;
 
 	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
@@ -959,7 +959,7 @@ static int cmd_check(int argc, char **argv)
 	const char *region = NULL, *peer_arg = NULL;
 	struct topo_report *rep;
 	struct json_object *o;
-	char peer[13], p[PATH_MAX];
+	char peer[PCI_ADDR_SIZE], p[PATH_MAX];
 	int c, rc, n;
 
 	while ((c = getopt_long(argc, argv, "r:p:h", opts, NULL)) != -1) {

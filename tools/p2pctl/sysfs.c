@@ -94,7 +94,7 @@ static int region_bar(const char *pci, uint64_t start)
 
 int region_load(const char *pci, struct p2p_region *r)
 {
-	char d[PATH_MAX], p[PATH_MAX + 32], buf[64], addr[13];
+	char d[PATH_MAX], p[PATH_MAX + 32], buf[64], addr[PCI_ADDR_SIZE];
 	uint64_t id;
 	int rc;
 
@@ -166,7 +166,7 @@ int regions_scan(struct p2p_region *out, int max)
 int region_find(const char *spec, struct p2p_region *r)
 {
 	static struct p2p_region all[P2PCTL_MAX_REGIONS];
-	char pci[13], *end;
+	char pci[PCI_ADDR_SIZE], *end;
 	long id;
 	int n, i;
 

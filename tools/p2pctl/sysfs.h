@@ -14,7 +14,7 @@ struct p2p_extent {
 };
 
 struct p2p_region {
-	char pci[13];
+	char pci[PCI_ADDR_SIZE];
 	int id;
 	uint64_t size, avail, align, min_align, start;
 	char cache[8];

@@ -54,14 +54,17 @@ const char *topo_type_name(int type)
 	return "other";
 }
 
+/* "DDDD:BB:DD.F", the domain 4 to 8 hex digits */
 static bool is_pci_name(const char *s)
 {
 	unsigned int d, b, dev, fn;
+	size_t n = strlen(s);
 	char end;
 
-	return strlen(s) == 12 &&
-	       sscanf(s, "%4x:%2x:%2x.%1x%c", &d, &b, &dev, &fn, &end) == 4 &&
-	       isxdigit((unsigned char)s[0]) && s[4] == ':' && s[7] == ':' && s[10] == '.';
+	return n >= 12 && n < PCI_ADDR_SIZE &&
+	       sscanf(s, "%8x:%2x:%2x.%1x%c", &d, &b, &dev, &fn, &end) == 4 &&
+	       strspn(s, "0123456789abcdef") == n - 8 &&
+	       s[n - 8] == ':' && s[n - 5] == ':' && s[n - 2] == '.';
 }
 
 static uint16_t rd16(const uint8_t *c, int off)
@@ -144,8 +147,9 @@ int topo_path(const char *sys, const char *pci, struct topo_path *p)
 	if (!realpath(link, real))
 		return -errno;
 	for (s = strtok_r(real, "/", &save); s; s = strtok_r(NULL, "/", &save)) {
-		/* the host bridge: "pciDDDD:BB" */
-		if (!strncmp(s, "pci", 3) && strlen(s) == 10 && s[7] == ':') {
+		/* the host bridge: "pciDDDD:BB", the domain 4 to 8 digits */
+		if (!strncmp(s, "pci", 3) && strlen(s) >= 10 && strlen(s) <= 14 &&
+		    s[strlen(s) - 3] == ':') {
 			snprintf(p->host_bridge, sizeof(p->host_bridge), "%s", s);
 			p->n = 0;
 			below_bridge = true;

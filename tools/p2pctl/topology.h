@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "util.h"
+
 #define TOPO_MAX_DEPTH	16
 
 /* PCI Express Capabilities register, Device/Port Type */
@@ -34,7 +36,7 @@ enum topo_type {
 #define TOPO_ACS_EC	0x0020	/* P2P Egress Control */
 
 struct topo_node {
-	char pci[13];
+	char pci[PCI_ADDR_SIZE];
 	int type;			/* enum topo_type */
 	bool acs_known;		/* ACS read, or no extended config space (conventional PCI) */
 	bool has_acs;

@@ -119,14 +119,14 @@ int parse_mode(const char *s, mode_t *out)
 	return 0;
 }
 
-int parse_pci_addr(const char *s, char out[13])
+int parse_pci_addr(const char *s, char out[PCI_ADDR_SIZE])
 {
 	unsigned int dom = 0, bus, dev, fn;
 	char tail;
 
 	if (!s)
 		return -EINVAL;
-	if (sscanf(s, "%4x:%2x:%2x.%1x%c", &dom, &bus, &dev, &fn, &tail) == 4) {
+	if (sscanf(s, "%8x:%2x:%2x.%1x%c", &dom, &bus, &dev, &fn, &tail) == 4) {
 		/* full form */
 	} else if (sscanf(s, "%2x:%2x.%1x%c", &bus, &dev, &fn, &tail) == 3) {
 		dom = 0;
@@ -135,7 +135,7 @@ int parse_pci_addr(const char *s, char out[13])
 	}
 	if (dev > 0x1f || fn > 7 || strchr(s, ' ') || strchr(s, '-'))
 		return -EINVAL;
-	snprintf(out, 13, "%04x:%02x:%02x.%x", dom, bus, dev, fn);
+	snprintf(out, PCI_ADDR_SIZE, "%04x:%02x:%02x.%x", dom, bus, dev, fn);
 	return 0;
 }
 

@@ -28,8 +28,13 @@ int parse_size(const char *s, bool allow_all, uint64_t *out);
 int parse_align(const char *s, uint64_t *out);
 /* octal mode "0640"/"640" (permission bits only), else -EINVAL */
 int parse_mode(const char *s, mode_t *out);
+/*
+ * A PCI address as sysfs spells it: "0000:01:00.0", the domain as many hex
+ * digits as it has (at least 4; VMD's start at 10000); up to 8 digits.
+ */
+#define PCI_ADDR_SIZE 18
 /* "0000:01:00.0" (domain optional on input); writes the canonical form */
-int parse_pci_addr(const char *s, char out[13]);
+int parse_pci_addr(const char *s, char out[PCI_ADDR_SIZE]);
 /* "p2pdaxR.N" */
 int parse_dev_name(const char *s, int *region, int *n);
 /*
@@ -66,7 +71,7 @@ struct layout_device {
 };
 
 struct layout_region {
-	char pci[13];
+	char pci[PCI_ADDR_SIZE];
 	int bar;		/* -1: iopmem's default */
 	char cache[8];		/* "" keeps iopmem's parameter */
 	uint64_t size;
