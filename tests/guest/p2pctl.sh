@@ -36,6 +36,11 @@ run_err "bind --bar 9" "--bar takes 0-5" "$P" bind "$a" --bar 9
 run_err "bind --bar 5: probe fails, dmesg line relayed" "BAR 5 is not implemented by the device" "$P" bind "$a" --bar 5
 check "failed bind left the card unbound" test ! -e "$(pci_sys "$a")/driver"
 check_eq "failed bind restored the bar parameter" -1 "$(</sys/module/iopmem/parameters/bar)"
+for v in 8K 4096x 0 3M -2M ""; do
+	run_err "bind --min-align '$v'" "--min-align takes 4K, 2M or 1G, not '$v'" "$P" bind "$a" --min-align "$v"
+done
+check "refused --min-align left the card unbound" test ! -e "$(pci_sys "$a")/driver"
+check_eq "...and the min_align parameter as it was" 4096 "$(</sys/module/iopmem/parameters/min_align)"
 run_err "unbind: a card not bound" "is not bound to iopmem" "$P" unbind "$a"
 run_err "create-device on a card not bound" "$a is not bound to iopmem (p2pctl bind $a)" "$P" create-device -r "$a" -s 2M
 run_err "list -r a card not bound" "is not bound to iopmem" "$P" list -r "$a"
@@ -277,5 +282,30 @@ while read -r dev label; do
 done < <(cat /run/iopmem/creates.A /run/iopmem/creates.B)
 check_eq "each device is exactly what its creator asked for (label, size)" "" "$bad"
 "$P" unbind "$a"
+"$P" unbind "$b"
+
+# ---- bind --min-align, and min_align in a layout ---------------------------------------------
+out=$("$P" bind "$b" --min-align 2M)
+check_eq "bind --min-align 2M: the region's min_align" 2097152 "$(echo "$out" | jq_ '.min_align')"
+check_eq "...iopmem's parameter is as it was" 4096 "$(</sys/module/iopmem/parameters/min_align)"
+run_err "...bind --min-align 4K on it now: refused" "$b is bound with min_align 2097152, not 4096; unbind it first" \
+	"$P" bind "$b" --min-align 4K
+run_err "...a 4K-aligned device is refused on it" "'s min_align (2097152)" \
+	"$P" create-device -r "$b" -s 2M -a 4K
+check "...a 2M-aligned one is not" "$P" create-device -r "$b" -s 2M -a 2M --label m2
+"$P" save /run/iopmem/align.json
+check_eq "save records min_align" 2097152 "$(jq_ '.regions[0].min_align' </run/iopmem/align.json)"
+"$P" destroy-device "$(devname m2)" >/dev/null
+"$P" unbind "$b"
+"$P" bind "$b" >/dev/null
+run_err "apply over a region bound with another min_align: refused" \
+	"$b is bound with min_align 4096, not 2097152; unbind it first" "$P" apply /run/iopmem/align.json
+check_eq "...changing nothing" "4096 0" \
+	"$("$P" list -r "$b" | jq_ '.[0].min_align') $("$P" list -r "$b" -D | jq_ '[.[0].devices[] | select(.size > 0)] | length')"
+"$P" unbind "$b"
+check "apply binds the card with the layout's min_align" "$P" apply /run/iopmem/align.json
+check_eq "...2M, with its device" "2097152 m2" \
+	"$("$P" list -r "$b" | jq_ '.[0].min_align') $(</sys/class/p2pdax/"$(devname m2)"/label)"
+check_eq "...and the parameter as it was" 4096 "$(</sys/module/iopmem/parameters/min_align)"
 "$P" unbind "$b"
 p2p_unload

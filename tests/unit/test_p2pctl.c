@@ -178,6 +178,17 @@ int main(void)
 	bad_layout("{\"version\":1}", "\"regions\"", "no regions");
 	bad_layout("{\"version\":1,\"regions\":[{\"pci\":\"zz\",\"devices\":[]}]}", "PCI address", "bad pci");
 	bad_layout("{\"version\":1,\"regions\":[{\"pci\":\"01:00.0\",\"bar\":9,\"devices\":[]}]}", "bar", "bad bar");
+	bad_layout("{\"version\":1,\"regions\":[{\"pci\":\"01:00.0\",\"min_align\":8192,\"devices\":[]}]}",
+		   "\"min_align\" must be 4096, 2097152 or 1073741824", "bad min_align");
+	bad_layout("{\"version\":1,\"regions\":[{\"pci\":\"01:00.0\",\"min_align\":\"2M\",\"devices\":["
+		   "{\"name\":\"p2pdax0.1\",\"label\":\"t\",\"size\":4096,\"align\":4096}]}]}",
+		   "align 4096 is below the region's min_align 2097152", "a device align below min_align");
+	ok(layout_str("{\"version\":1,\"regions\":[{\"pci\":\"01:00.0\",\"min_align\":2097152,\"devices\":[]}]}", &l) == 0 &&
+	   l.regions[0].min_align == 2ULL << 20, "min_align is read");
+	layout_free(&l);
+	ok(layout_str("{\"version\":1,\"regions\":[{\"pci\":\"01:00.0\",\"devices\":[]}]}", &l) == 0 &&
+	   l.regions[0].min_align == 0, "no min_align: iopmem's parameter (0)");
+	layout_free(&l);
 	bad_layout("{\"version\":1,\"regions\":[{\"pci\":\"01:00.0\",\"devices\":[]},{\"pci\":\"0000:01:00.0\",\"devices\":[]}]}",
 		   "twice", "region twice");
 	bad_layout(DEV("{\"name\":\"dax0.1\",\"size\":0,\"align\":4096}"), "device name", "bad device name");

@@ -226,8 +226,11 @@ int main(void)
 	ok(!topo_path(root, "10000:01:00.0", &p) && p.n == 2 &&
 	   !strcmp(p.host_bridge, "pci10000:00") && !strcmp(p.nodes[1].pci, "10000:01:00.0"),
 	   "a 5-digit (VMD) domain: path from host bridge pci10000:00, 2 nodes");
-	ok(!topo_check(root, "10000:01:00.0", 2, "10000:01:00.1", &r) && r.verdict == TOPO_DIRECT,
-	   "...and its verdict");
+	ok(!topo_check(root, "10000:01:00.0", 2, "10000:01:00.1", &r) && r.verdict == TOPO_DIRECT &&
+	   !strcmp(r.route, "device"), "...and its verdict (functions of one device)");
+	dev("pci10000:00/10000:00:02.0/10000:01:01.0", TOPO_ENDPOINT, -1, 4096, 0, 0);
+	ok(!topo_check(root, "10000:01:00.0", 2, "10000:01:01.0", &r) &&
+	   !strcmp(r.route, "root-complex"), "...another device on that bus is not one device");
 
 	/* two functions of one device below a root port */
 	fresh();

@@ -38,6 +38,7 @@ static struct json_object *save_region(const struct p2p_region *r, int *rc)
 	if (r->bar >= 0)
 		json_object_object_add(o, "bar", json_object_new_int(r->bar));
 	json_object_object_add(o, "cache_mode", json_object_new_string(r->cache));
+	json_object_object_add(o, "min_align", json_object_new_uint64(r->min_align));
 	json_object_object_add(o, "size", json_object_new_uint64(r->size));
 	json_object_object_add(o, "devices", jd);
 	n = devices_scan(r->id, devs, P2PCTL_MAX_DEVICES);
@@ -308,7 +309,7 @@ static int place(struct p2p_region *r, const struct layout_region *lr, int *move
 				(*moved)++;
 			if (below) {
 				if (!filler[0]) {
-					if (take_seed(r, filler, sizeof(filler)) || set_align(filler, 4096))
+					if (take_seed(r, filler, sizeof(filler)) || set_align(filler, r->min_align ?: 4096))
 						goto undo;
 					snprintf(made[nr_made++], 32, "%s", filler);
 				}
@@ -375,7 +376,7 @@ static int apply_region(const struct layout_region *lr)
 	int nd, i, moved = 0, sized = 0, same = 0;
 	struct p2p_device d;
 
-	if (do_bind(lr->pci, lr->bar, lr->cache, true))
+	if (do_bind(lr->pci, lr->bar, lr->cache, lr->min_align, true))
 		return 1;
 	if (region_load(lr->pci, &r))
 		return fail("cannot read the region of %s", lr->pci);

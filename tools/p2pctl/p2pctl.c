@@ -547,9 +547,10 @@ static int print_region(const char *pci)
 	return 0;
 }
 
-int do_bind(const char *pci, int bar, const char *cache, bool quiet)
+int do_bind(const char *pci, int bar, const char *cache, uint64_t min_align, bool quiet)
 {
-	char p[PATH_MAX], drv[64], old_bar[16] = "", old_cache[8] = "", msg[512];
+	char p[PATH_MAX], drv[64], old_bar[16] = "", old_cache[8] = "", old_align[24] = "";
+	char msg[512];
 	int rc, kfd;
 
 	snprintf(p, sizeof(p), SYS_PCI "/%s", pci);
@@ -558,8 +559,14 @@ int do_bind(const char *pci, int bar, const char *cache, bool quiet)
 	if (access(SYS_IOPMEM, F_OK))
 		return fail("the iopmem driver is not loaded (modprobe iopmem)");
 	pci_driver(pci, drv, sizeof(drv));
-	if (!strcmp(drv, "iopmem"))
+	if (!strcmp(drv, "iopmem")) {
+		struct p2p_region r;
+
+		if (min_align && !region_load(pci, &r) && r.min_align != min_align)
+			return fail("%s is bound with min_align %" PRIu64 ", not %" PRIu64 "; unbind it first",
+				    pci, r.min_align, min_align);
 		return quiet ? 0 : print_region(pci);
+	}
 	if (drv[0])
 		return fail("%s is bound to %s; unbind it first", pci, drv);
 
@@ -568,6 +575,19 @@ int do_bind(const char *pci, int bar, const char *cache, bool quiet)
 		rc = sysfs_writef("/sys/module/iopmem/parameters/bar", "%d", bar);
 		if (rc)
 			return fail("cannot select BAR %d: %s", bar, why(rc));
+	}
+	if (min_align) {
+		if (sysfs_read(IOPMEM_PARAM_MIN_ALIGN, old_align, sizeof(old_align)))
+			old_align[0] = 0;
+		if (old_align[0] && strtoull(old_align, NULL, 10) == min_align) {
+			old_align[0] = 0;	/* already so: nothing to write or restore */
+		} else {
+			rc = sysfs_writef(IOPMEM_PARAM_MIN_ALIGN, "%" PRIu64, min_align);
+			if (rc) {
+				rc = fail("cannot select min_align %" PRIu64 ": %s", min_align, why(rc));
+				goto restore;
+			}
+		}
 	}
 	if (cache && cache[0]) {
 		sysfs_read("/sys/module/iopmem/parameters/cache", old_cache, sizeof(old_cache));
@@ -600,27 +620,36 @@ restore:
 		sysfs_write("/sys/module/iopmem/parameters/bar", old_bar);
 	if (old_cache[0])
 		sysfs_write("/sys/module/iopmem/parameters/cache", old_cache);
+	if (old_align[0])
+		sysfs_write(IOPMEM_PARAM_MIN_ALIGN, old_align);
 	if (rc)
 		return rc;
 	return quiet ? 0 : print_region(pci);
 }
 
-static const char bind_usage[] = "p2pctl bind PCI_ADDR [--bar N]";
+static const char bind_usage[] = "p2pctl bind PCI_ADDR [--bar N] [--min-align 4K|2M|1G]";
 
 static int cmd_bind(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "bar", required_argument, NULL, 'b' }, OPT_HELP, OPT_END,
+		{ "bar", required_argument, NULL, 'b' },
+		{ "min-align", required_argument, NULL, 'A' }, OPT_HELP, OPT_END,
 	};
 	char pci[PCI_ADDR_SIZE], *end;
+	uint64_t min_align = 0;
 	int c, bar = -1;
 
-	while ((c = getopt_long(argc, argv, "b:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "b:A:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'b':
 			bar = (int)strtol(optarg, &end, 10);
 			if (!*optarg || *end || bar < 0 || bar > 5)
 				return usage_error(bind_usage, "--bar takes 0-5, not '%s'", optarg);
+			break;
+		case 'A':
+			if (parse_align(optarg, &min_align))
+				return usage_error(bind_usage, "--min-align takes 4K, 2M or 1G, not '%s'",
+						   optarg);
 			break;
 		case 'h': printf("usage: %s\n", bind_usage); return 0;
 		default: return usage_error(bind_usage, "bad option");
@@ -630,7 +659,7 @@ static int cmd_bind(int argc, char **argv)
 		return usage_error(bind_usage, "one PCI address expected");
 	if (parse_pci_addr(argv[optind], pci))
 		return fail("'%s' is not a PCI address (like 0000:01:00.0)", argv[optind]);
-	return do_bind(pci, bar, NULL, false);
+	return do_bind(pci, bar, NULL, min_align, false);
 }
 
 static const char unbind_usage[] = "p2pctl unbind PCI_ADDR";
@@ -741,6 +770,9 @@ static int cmd_create(int argc, char **argv)
 		return region_fail(rspec, rc);
 	if (align > r.align)
 		return fail("align %" PRIu64 " is larger than region %d allows (%" PRIu64 ")", align, r.id, r.align);
+	if (align && align < r.min_align)
+		return fail("align %" PRIu64 " is below region %d's min_align (%" PRIu64 ")",
+			    align, r.id, r.min_align);
 	if (label) {
 		rc = device_by_label(label, &other);
 		if (!rc)

@@ -36,6 +36,7 @@ struct p2p_device {
 
 #define SYS_PCI		"/sys/bus/pci/devices"
 #define SYS_IOPMEM	"/sys/bus/pci/drivers/iopmem"
+#define IOPMEM_PARAM_MIN_ALIGN	"/sys/module/iopmem/parameters/min_align"
 #define SYS_P2PDAX	"/sys/class/p2pdax"
 
 int sysfs_read(const char *path, char *buf, size_t len);

@@ -67,6 +67,14 @@ static bool is_pci_name(const char *s)
 	       s[n - 8] == ':' && s[n - 5] == ':' && s[n - 2] == '.';
 }
 
+/* "DDDD:BB:DD.F": the same device (domain, bus, device), any function */
+static bool same_device(const char *a, const char *b)
+{
+	const char *fa = strrchr(a, '.'), *fb = strrchr(b, '.');
+
+	return fa && fb && fa - a == fb - b && !strncmp(a, b, (size_t)(fa - a));
+}
+
 static uint16_t rd16(const uint8_t *c, int off)
 {
 	return (uint16_t)(c[off] | c[off + 1] << 8);
@@ -335,7 +343,7 @@ static void route(const char *sys, struct topo_report *r)
 		reason(r, "both are below %s (%s): a switch can forward between them",
 		       up->pci, topo_type_name(up->type));
 	} else if (up && r->card.n == r->common + 1 && r->peer.n == r->common + 1 &&
-		   !strncmp(r->card.nodes[r->common].pci, r->peer.nodes[r->common].pci, 10)) {
+		   same_device(r->card.nodes[r->common].pci, r->peer.nodes[r->common].pci)) {
 		r->route = "device";
 		reason(r, "the card and the peer are functions of one device below root port %s: the device routes between them",
 		       up->pci);

@@ -385,6 +385,12 @@ int layout_from_json(struct json_object *root, struct layout *l, char *err,
 			if (r->bar < 0 || r->bar > 5)
 				return lerr(err, errlen, "%s: \"bar\" must be 0-5", r->pci);
 		}
+		r->min_align = 0;
+		rc = get_u64(o, "min_align", &r->min_align);
+		if ((rc && rc != -ENOENT) || (!rc && r->min_align != 4096 &&
+					     r->min_align != 2 << 20 && r->min_align != 1 << 30))
+			return lerr(err, errlen, "%s: \"min_align\" must be 4096, 2097152 or 1073741824 (4K, 2M or 1G)",
+				    r->pci);
 		if ((v = get(o, "cache_mode", json_type_string))) {
 			const char *c = json_object_get_string(v);
 
@@ -414,6 +420,9 @@ int layout_from_json(struct json_object *root, struct layout *l, char *err,
 			rc = layout_device(o2, &r->devices[j], where, err, errlen);
 			if (rc)
 				return rc;
+			if (r->devices[j].align < r->min_align)
+				return lerr(err, errlen, "%s: align %" PRIu64 " is below the region's min_align %" PRIu64,
+					    where, r->devices[j].align, r->min_align);
 			for (k = 0; k < j; k++)
 				if (!strcmp(r->devices[k].name, r->devices[j].name))
 					return lerr(err, errlen, "%s: device %s appears twice",

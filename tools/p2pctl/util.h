@@ -73,6 +73,7 @@ struct layout_device {
 struct layout_region {
 	char pci[PCI_ADDR_SIZE];
 	int bar;		/* -1: iopmem's default */
+	uint64_t min_align;	/* 0: iopmem's parameter */
 	char cache[8];		/* "" keeps iopmem's parameter */
 	uint64_t size;
 	int nr_devices;
