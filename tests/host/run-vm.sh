@@ -119,3 +119,47 @@ check_eq "run-2host: no QEMU of b's is left running" "" "$(pgrep -f -- "$o2/b/" 
 check_eq "run-2host: no QEMU of a's is left running" "" "$(pgrep -f -- "$o2/a/" || true)"
 check "run-2host: b's console was recorded" grep -q 'Linux version' "$o2/b/console.log"
 rm -rf "$o2"
+
+# QEMU dying of a signal: run-vm says so and leaves qemu.crash
+o3=$(mktemp -d)
+"$RUNVM" -q --outdir "$o3" -- sleep 300 >/dev/null 2>"$o3.err" &
+vm=$!
+for _ in $(seq 300); do grep -q 'Run /init' "$o3/console.log" 2>/dev/null && break; sleep 0.2; done
+pkill -SEGV -f -- "qemu-system.*$o3/" || true
+rc=0; wait "$vm" || rc=$?
+check_eq "QEMU killed by SIGSEGV: run-vm exits 255" 255 "$rc"
+check_match "...saying that QEMU crashed" "run-vm: QEMU crashed \(SEGV\)" "$(<"$o3.err")"
+check_eq "...and qemu.crash names the signal" SEGV "$(cat "$o3/qemu.crash" 2>/dev/null)"
+rm -rf "$o3" "$o3.err"
+
+# run-tests runs a group whose QEMU crashed once more, once (a run-vm
+# stand-in crashes N times, then reports 3 passed checks)
+o4=$(mktemp -d)
+mkdir -p "$o4/guest"
+printf '#!/bin/bash\n# vm: --bar 4M\ntrue\n' >"$o4/guest/stub.sh"
+cat >"$o4/run-vm" <<'STUB'
+#!/bin/bash
+while [ $# -gt 0 ]; do case $1 in --outdir) out=$2; shift 2 ;; --) break ;; *) shift ;; esac; done
+rm -f "$out/qemu.crash"
+mkdir -p "$out/results"
+n=$(cat "$out/stub.n" 2>/dev/null || echo 0)
+echo $((n + 1)) >"$out/stub.n"
+if [ "$n" -lt "$(cat "$out/stub.crashes")" ]; then echo SEGV >"$out/qemu.crash"; exit 255; fi
+echo "3 0 0" >"$out/results/counts"
+STUB
+chmod +x "$o4/run-vm"
+g1=$TOP/build/vm/group1
+for crashes in 1 2; do
+	rm -rf "$g1"; mkdir -p "$g1"; echo "$crashes" >"$g1/stub.crashes"
+	rc=0; o=$(IOPMEM_RUNVM=$o4/run-vm "$TOP/tests/run-tests" "$o4/guest/stub.sh" 2>&1) || rc=$?
+	if [ "$crashes" = 1 ]; then
+		check_eq "run-tests: QEMU crashed once: the group ran twice, its checks count, exit 0" \
+			"2 0 3 passed, 0 failed, 0 skipped" "$(<"$g1/stub.n") $rc $(tail -n 1 <<<"$o")"
+		check_match "...saying so" "guest group 1: QEMU crashed \(SEGV\); the group runs again, once" "$o"
+	else
+		check_eq "run-tests: QEMU crashed twice: two runs, the group fails" \
+			"2 1" "$(<"$g1/stub.n") $rc"
+		check_match "...as not ok" "not ok - guest group 1" "$o"
+	fi
+done
+rm -rf "$o4" "$g1"
