@@ -68,12 +68,13 @@ while read -r dev al; do DAX[$al]=/dev/$dev; done < <(daxctl list |
 dax() { echo "${DAX[$1]:-none}"; }
 
 # new_dev ALIGN SIZE: carve a device, print its name
+# (builtins only: P2 carves 130 devices, and an exec costs about 0.2 s under TCG)
 new_dev() {
 	local d
-	d=$(cat "$R/seed")
-	echo "$1" >"$(dsys "$d")/align" && echo "$2" >"$(dsys "$d")/size" && echo "$d"
+	read -r d <"$R/seed"
+	echo "$1" >"/sys/class/p2pdax/$d/align" && echo "$2" >"/sys/class/p2pdax/$d/size" && echo "$d"
 }
-del_dev() { echo 0 >"$(dsys "$1")/size"; echo "$1" >"$R/delete"; }
+del_dev() { echo 0 >"/sys/class/p2pdax/$1/size"; echo "$1" >"$R/delete"; }
 
 # ---- P1: faults to touch 1 GiB --------------------------------------------------------
 for al in 4096:4K 2097152:2M 1073741824:1G; do

@@ -29,21 +29,37 @@ fi
 p2p_setup
 check "card bound" test -d "$R"
 
-# perftest over the link: the server's buffer is DEV at OFF (b), or the client (a)
+# perftest over the link: the server's buffer is DEV at OFF (b), or the client (a).
+# Up to three tries on each side, said in the output, as bench/guest.sh
+# does: with the two cores overloaded, a run once lost its connection (the
+# client printed no result, the server failed); the bytes themselves are
+# checked by p2pnet above, on the host.  A server that failed listens again;
+# a client that got no figure connects again.
 perf_server() {
-	timeout 300 ib_write_bw -d rxe0 -x 1 -F -s $((1 * M)) -n 50 --mmap="$1" --mmap-offset="$2" \
-		>/run/iopmem/perf.log 2>&1
+	local k
+	for k in 1 2 3; do
+		timeout 300 ib_write_bw -d rxe0 -x 1 -F -s $((1 * M)) -n 50 --mmap="$1" --mmap-offset="$2" \
+			>/run/iopmem/perf.log 2>&1 && return 0
+		echo "# ib_write_bw server: try $k failed:"
+		tail -n 4 /run/iopmem/perf.log | sed 's/^/#   /'
+	done
+	return 1
 }
 perf_client() {
-	local out rc
-	for _ in $(seq 60); do
-		rc=0
-		out=$(timeout 300 ib_write_bw -d rxe0 -x 1 -F -s $((1 * M)) -n 50 "$peer" 2>&1) || rc=$?
-		[[ $out == *"Couldn't connect"* ]] || break
-		sleep 1
+	local out rc k bw
+	for k in 1 2 3; do
+		for _ in $(seq 60); do
+			rc=0
+			out=$(timeout 300 ib_write_bw -d rxe0 -x 1 -F -s $((1 * M)) -n 50 "$peer" 2>&1) || rc=$?
+			[[ $out == *"Couldn't connect"* ]] || break
+			sleep 1
+		done
+		bw=$(echo "$out" | awk '$1 == 1048576 { print $4 }')
+		[ -n "$bw" ] && [ "$rc" = 0 ] && { echo "$bw"; return 0; }
+		echo "# ib_write_bw client: try $k gave no figure (exit $rc):" >&2
+		echo "$out" | tail -n 4 | sed 's/^/#   /' >&2
 	done
-	echo "$out" | awk '$1 == 1048576 { print $4 }'
-	return "$rc"
+	return 1
 }
 
 if [ "$IOPMEM_ROLE" = b ]; then
