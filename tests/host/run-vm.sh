@@ -52,8 +52,13 @@ check_eq "...after booting twice: one 'booting again' line" 1 "$(grep -c 'panick
 check "...the first boot's console kept" grep -q 'Kernel panic' "$out/console.boot1.log"
 check "...and the second's" grep -q 'Kernel panic' "$out/console.log"
 
-rc=0; "$RUNVM" -q --timeout 20 --outdir "$out" -- sleep 600 2>/dev/null || rc=$?
+rc=0; msg=$("$RUNVM" -q --timeout 20 --outdir "$out" -- sleep 600 2>&1) || rc=$?
 check_eq "guest timeout exits 255" 255 "$rc"
+# where the vCPUs were (a wedged guest may print nothing); Debian's
+# System.map has no symbols, so no name is checked
+check_match "...and says where its vCPUs were" "run-vm:   vCPU 0: RIP ffffffff[0-9a-f]{8} " "$msg"
+check_match "...both of them" "run-vm:   vCPU 1: RIP [0-9a-f]{16} " "$msg"
+check "...all registers in OUTDIR/cpus.txt" grep -q 'RIP=' "$out/cpus.txt"
 
 # A kernel warning on the console fails an otherwise successful command.
 # The kernel WARNs once when a task takes the old sysctl path; simpler and
