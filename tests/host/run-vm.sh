@@ -76,8 +76,11 @@ rc=0; "$RUNVM" -q --outdir "$out" -- sh -c 'echo "mm/pgtable-generic.c:41: bad p
 check_eq "a 'bad pmd' line on the console exits 254" 254 "$rc"
 
 rc=0; "$RUNVM" -q --outdir "$out" --bar 4M --bar 2M -- \
-	sh -c 'cat "$IOPMEM_CARDS" >"$IOPMEM_RESULTS/cards"; printf abc >"$IOPMEM_RESULTS/x"' || rc=$?
+	sh -c 'cat "$IOPMEM_CARDS" >"$IOPMEM_RESULTS/cards"; printf abc >"$IOPMEM_RESULTS/x"
+		cat /proc/sys/kernel/randomize_va_space >"$IOPMEM_RESULTS/aslr"' || rc=$?
 check_eq "two-card guest exits 0 (run-vm -- COMMAND: its status)" 0 "$rc"
+check_eq "guests map processes at fixed addresses (norandmaps: TCG keeps their translated code)" \
+	0 "$(cat "$out/results/aslr")"
 check_eq "results come back to the host" abc "$(cat "$out/results/x")"
 check_eq "two cards listed" 2 "$(wc -l <"$out/results/cards")"
 check_match "card 0: PCI address, host file, size" \
