@@ -20,12 +20,13 @@ mem_free() {	# MemFree in KiB
 		[ "$k" = MemFree: ] && { echo "$v"; return; }
 	done </proc/meminfo
 }
+slab_kib() { awk '$1 == "Slab:" { print $2 }' /proc/meminfo; }
 settle() { sync; echo 3 >/proc/sys/vm/drop_caches; }
 allocated_mib() { echo $(($(stat -c '%b * %B' "$file") >> 20)); }
 
 settle
 free0=$(mem_free)
-slab0=$(awk '$1 == "Slab:" { print $2 }' /proc/meminfo)
+slab0=$(slab_kib)
 p2p_load
 t0=$EPOCHREALTIME
 check "bind a 64 GiB card" p2p_bind "$a"
@@ -122,6 +123,6 @@ p2p_unbind "$a"
 check "rmmod iopmem dax_core" p2p_unload
 settle
 free2=$(mem_free)
-echo "# MemFree: $free0 KiB before, $free1 KiB bound, $free2 KiB after rmmod; Slab: $slab0 KiB before, $(awk '$1 == "Slab:" { print $2 }' /proc/meminfo) KiB after"
+echo "# MemFree: $free0 KiB before, $free1 KiB bound, $free2 KiB after rmmod; Slab: $slab0 KiB before, $(slab_kib) KiB after"
 check "rmmod gave back the bind's memory (MemFree within 1% of before)" \
 	test $(((free0 - free2) * 100)) -le "$free0" -a $(((free2 - free0) * 100)) -le "$free0"
