@@ -14,25 +14,35 @@ a=$(card 0)
 R=$(region_dir "$a")
 M=$MiB G=$GiB
 file=$(card_file_of "$a")
-mem_free() {	# MemFree in KiB
-	local k v _
-	while read -r k v _; do
-		[ "$k" = MemFree: ] && { echo "$v"; return; }
-	done </proc/meminfo
+# free_kib: free memory in KiB.  MemFree leaves out the free pages parked
+# on the per-cpu lists (/proc/zoneinfo "count:"), and freeing the bind's
+# 1 GiB of struct pages parks up to pcp->high of them there: measured on
+# 6.1, 16 MiB before a bind and 34-44 MiB after the unload, which alone
+# made MemFree look 19-28 MiB short.
+free_kib() {
+	awk -v pg="$(getconf PAGESIZE)" '$1 == "MemFree:" { f = $2 }
+		$1 == "count:" { n += $2 }
+		END { print f + n * pg / 1024 }' /proc/meminfo /proc/zoneinfo
 }
 slab_kib() { awk '$1 == "Slab:" { print $2 }' /proc/meminfo; }
+# A KASAN kernel keeps freed slab objects allocated in its quarantine (up to
+# 1/32 of RAM): there Slab grows with whatever the test's own processes
+# freed (9p request buffers, path names, VMAs: +19 MiB measured on the
+# debug kernel, no object of ours among them), so the slab cannot be
+# expected back.
+kasan() { grep -q ' kasan_quarantine_reduce$' /proc/kallsyms; }
 settle() { sync; echo 3 >/proc/sys/vm/drop_caches; }
 allocated_mib() { echo $(($(stat -c '%b * %B' "$file") >> 20)); }
 
 settle
-free0=$(mem_free)
+free0=$(free_kib)
 slab0=$(slab_kib)
 p2p_load
 t0=$EPOCHREALTIME
 check "bind a 64 GiB card" p2p_bind "$a"
 t1=$EPOCHREALTIME
 settle
-free1=$(mem_free)
+free1=$(free_kib)
 echo "# bind took $(echo "$t1 - $t0" | bc) s; DRAM: $(((free0 - free1) / 1024)) MiB for 64 GiB"
 check_eq "region size" $((64 * G)) "$(region_attr "$a" size)"
 check_eq "region supports 1 GiB alignment" "$G" "$(region_attr "$a" align)"
@@ -122,7 +132,18 @@ set_size "$B" 0
 p2p_unbind "$a"
 check "rmmod iopmem dax_core" p2p_unload
 settle
-free2=$(mem_free)
-echo "# MemFree: $free0 KiB before, $free1 KiB bound, $free2 KiB after rmmod; Slab: $slab0 KiB before, $(slab_kib) KiB after"
-check "rmmod gave back the bind's memory (MemFree within 1% of before)" \
-	test $(((free0 - free2) * 100)) -le "$free0" -a $(((free2 - free0) * 100)) -le "$free0"
+free2=$(free_kib)
+slab2=$(slab_kib)
+took=$((free0 - free1))
+echo "# free (MemFree + per-cpu lists): $free0 KiB before, $free1 KiB bound, $free2 KiB after rmmod; Slab: $slab0 KiB before, $slab2 KiB after"
+# the bind's memory is back when free memory plus the slab is within 1% of
+# what the bind took (a gain is no leak); the slab on its own below
+short=$((free0 + slab0 - free2 - slab2))
+check "rmmod gave back the bind's memory ($((short / 1024)) MiB short of $((took / 1024)) MiB; at most 1%)" \
+	test "$took" -gt $((512 * 1024)) -a $((short * 100)) -le "$took"
+if kasan; then
+	echo "# Slab +$(((slab2 - slab0) / 1024)) MiB: not checked on a KASAN kernel (its quarantine holds freed objects)"
+else
+	check "and the slab's ($(((slab2 - slab0) / 1024)) MiB more than before; at most 1%)" \
+		test $(((slab2 - slab0) * 100)) -le "$took"
+fi
