@@ -40,7 +40,7 @@ help:
 	@echo "make demo       install deps, build, boot the QEMU testbed and show a card"
 	@echo "make demo-2host two guests on one link: RDMA between their carved devices"
 	@echo "make check      install deps, build, run host and in-guest tests"
-	@echo "make check-guest KERNEL=6.1|6.12|debug [TESTS=\"carve rdma\"]   the tests that boot that kernel (guest suite, demo, bench)"
+	@echo "make check-guest KERNEL=6.1|6.12|7.2|7.3|debug [TESTS=\"carve rdma\"]   the tests that boot that kernel (guest suite, demo, bench)"
 	@echo "make check-kernels   make check on 6.1, the guest suite on 6.12 and the debug kernel"
 	@echo "make debug-kernel    build the lockdep/KASAN/DEBUG_VM kernel (cached)"
 	@echo "make lint       checkpatch.pl --no-tree + sparse over the kernel code"
@@ -51,7 +51,9 @@ deps:
 
 modules:
 	@$(KVER_SH) note
-	$(KDIR_SH) $(KMOD_COPY) $(MAKE) -C "$$kdir" M="$$kmod" modules
+	$(KDIR_SH) kmake=$$($(KVER_SH) kmake) && $(KMOD_COPY) \
+		if [ "$$kmake" = make ]; then $(MAKE) -C "$$kdir" M="$$kmod" modules; \
+		else $$kmake -C "$$kdir" M="$$kmod" modules; fi
 	@$(KDIR_SH) echo "modules: $$kmod/drivers/dax-core/dax_core.ko $$kmod/drivers/iopmem/iopmem.ko"
 
 modules_install install: modules
@@ -186,10 +188,14 @@ tests-bin: $(TEST_BINS) $(UNIT_TESTS)
 
 # what a kernel needs before anything builds for it or boots it: KERNEL=6.12
 # installs Debian's 6.12 kernel, KERNEL=debug builds the lockdep/KASAN kernel
-# (about 15 minutes the first time, cached in /var/cache/iopmem afterwards)
-KERNEL_DEPS = $(if $(filter 6.12,$(KERNEL)),6.12)$(if $(filter debug,$(KERNEL)),debug)
+# (about 15 minutes the first time, cached in /var/cache/iopmem afterwards),
+# KERNEL=7.2|7.3 downloads and extracts Debian's kernel and its headers'
+# build chroot (about a minute the first time; cached, and refreshed when
+# the archive has a newer release: scripts/debian-kernel.sh)
+KERNEL_DEPS = $(if $(filter 6.12,$(KERNEL)),6.12)$(if $(filter debug,$(KERNEL)),debug)$(if $(filter 7.2 7.3,$(KERNEL)),fresh)
 KERNEL_PREP = scripts/install-deps.sh base $(KERNEL_DEPS) && \
-	$(if $(filter debug,$(KERNEL)),scripts/debug-kernel.sh build,true)
+	$(if $(filter debug,$(KERNEL)),scripts/debug-kernel.sh build,true) && \
+	$(if $(filter 7.2 7.3,$(KERNEL)),scripts/debian-kernel.sh fetch $(KERNEL) >/dev/null,true)
 
 debug-kernel:
 	scripts/install-deps.sh debug

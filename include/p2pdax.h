@@ -37,7 +37,9 @@ enum p2pdax_cache_mode {
  * @min_align: the smallest device alignment the region allows: PAGE_SIZE
  *	(or 0), 2 MiB or 1 GiB.  @range must be aligned to it.  A provider
  *	that maps its pages as compound pages (dev_pagemap.vmemmap_shift)
- *	sets it to their size, so that no mapping splits one.
+ *	sets it to at least their size, so that no device shares one.  From
+ *	Linux 6.15, dax-core maps 2 MiB entries only from 2 MiB compound
+ *	pages; smaller pages are mapped with 4 KiB entries.
  */
 struct p2pdax_region_info {
 	struct range range;

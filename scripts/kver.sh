@@ -11,6 +11,9 @@
 #   kver.sh image      the chosen kernel's image (what run-vm boots)
 #   kver.sh modroot    a root whose lib/modules/RELEASE has the chosen
 #                      kernel's modules (/ for Debian's kernels)
+#   kver.sh kmake      the make that builds modules for the chosen kernel:
+#                      make, or scripts/debian-kernel.sh make RELEASE for
+#                      the 7.x kernels (their kbuild runs in a chroot)
 #
 # The choice, in this order:
 #   KVER=RELEASE  that kernel (e.g. KVER=6.1.0-56-amd64, or KVER=$(uname -r)
@@ -19,7 +22,10 @@
 #                 6.12 (the newest installed 6.12.*-amd64, Debian 12's
 #                 linux-6.12: scripts/install-deps.sh 6.12 installs it),
 #                 debug (Debian's linux-source-6.1 built with lockdep, KASAN
-#                 and DEBUG_VM by scripts/debug-kernel.sh: make debug-kernel)
+#                 and DEBUG_VM by scripts/debug-kernel.sh: make debug-kernel),
+#                 7.2, 7.3 (Debian's trixie-backports kernels, downloaded,
+#                 extracted and cached by scripts/debian-kernel.sh fetch;
+#                 never installed on the host)
 #   KDIR=DIR      a kernel build directory; KVER is read from it
 #   default       the testbed's kernel: the one Debian 12's linux-image-amd64
 #                 package depends on (the 6.1 series).  Installing another
@@ -29,6 +35,7 @@
 # a Makefile is read.
 set -eu
 DEBUG_SH=$(dirname "$0")/debug-kernel.sh
+DEBIAN_SH=$(dirname "$0")/debian-kernel.sh
 
 die() {
 	echo "kver.sh: $*" >&2
@@ -47,9 +54,19 @@ is_debug() {
 	return 1
 }
 
+# a 7.x kernel of scripts/debian-kernel.sh's cache
+is_cached() {
+	case $1 in
+	7.*+deb13-amd64) "$DEBIAN_SH" list 2>/dev/null | grep -qxF "$1" ;;
+	*) return 1 ;;
+	esac
+}
+
 headers_dir() {
 	if is_debug "$1"; then
 		[ "$(debug_kver)" != "$1" ] || "$DEBUG_SH" kdir
+	elif is_cached "$1"; then
+		"$DEBIAN_SH" kdir "$1"
 	elif [ -d "/usr/src/linux-headers-$1" ]; then
 		echo "/usr/src/linux-headers-$1"
 	elif [ -d "/lib/modules/$1/build" ]; then
@@ -69,6 +86,10 @@ installed() {
 
 supported() {
 	installed | grep -E '^6\.(1|12)\.' || true
+}
+
+cached() {
+	"$DEBIAN_SH" list 2>/dev/null || true
 }
 
 # The release Debian 12's linux-image-amd64 metapackage points at.
@@ -100,8 +121,9 @@ choose_kver() {
 		6.1) testbed_kver ;;
 		6.12) newest_of 6.12 ;;
 		debug) "$DEBUG_SH" kver || exit 1 ;;
+		7.2 | 7.3) "$DEBIAN_SH" kver "$KERNEL" || exit 1 ;;
 		[0-9]*.*-*) echo "$KERNEL" ;;
-		*) die "KERNEL=$KERNEL: use 6.1, 6.12, debug or a full release like 6.12.117+deb12-amd64" ;;
+		*) die "KERNEL=$KERNEL: use 6.1, 6.12, 7.2, 7.3, debug or a full release like 6.12.117+deb12-amd64" ;;
 		esac
 	elif [ -n "${KDIR:-}" ]; then
 		release_of "$KDIR"
@@ -139,11 +161,11 @@ kdir)
 note)
 	v=$(choose_kver)
 	choose_kdir >/dev/null
-	how="the testbed's default; choose another with KERNEL=6.12|debug or KVER=RELEASE"
+	how="the testbed's default; choose another with KERNEL=6.12|7.2|7.3|debug or KVER=RELEASE"
 	[ -z "${KERNEL:-}" ] || how="KERNEL=$KERNEL"
 	[ -z "${KVER:-}" ] || how="KVER"
 	[ -z "${KDIR:-}" ] || [ -n "${KVER:-}" ] || how="KDIR"
-	others=$( (installed; debug_kver) | grep -vxF "$v" | tr '\n' ' ' || true)
+	others=$( (installed; cached; debug_kver) | grep -vxF "$v" | tr '\n' ' ' || true)
 	echo "kver.sh: building for kernel $v ($how)${others:+; also available: $others}" >&2
 	;;
 installed)
@@ -154,6 +176,8 @@ image | modroot)
 	if is_debug "$v"; then
 		[ "$(debug_kver)" = "$v" ] || die "no debug kernel $v is built (make debug-kernel)"
 		"$DEBUG_SH" "$1"
+	elif is_cached "$v"; then
+		"$DEBIAN_SH" "$1" "$v"
 	elif [ "$1" = image ]; then
 		echo "/boot/vmlinuz-$v"
 	else
@@ -163,8 +187,16 @@ image | modroot)
 supported)
 	supported
 	;;
+kmake)
+	v=$(choose_kver)
+	if is_cached "$v"; then
+		echo "$DEBIAN_SH make $v"
+	else
+		echo make
+	fi
+	;;
 *)
-	echo "usage: kver.sh kver|kdir|note|installed|supported|image|modroot" >&2
+	echo "usage: kver.sh kver|kdir|note|installed|supported|image|modroot|kmake" >&2
 	exit 2
 	;;
 esac

@@ -257,6 +257,29 @@ int p2pdax_zero_for_map(struct p2pdax_dev *ddev, phys_addr_t phys, u64 len)
 }
 
 /*
+ * A block leaves its device: on kernels whose mappings are refcounted, its
+ * folios stop naming the device (fault.c, p2pdax_folio_set_owner()), so no
+ * rmap walk reaches the device through them.  Nothing maps the block any
+ * more (revoked, and the pin check saw no reference).
+ */
+static void p2pdax_folios_disown(resource_size_t start, resource_size_t len)
+{
+	unsigned long pfn = PHYS_PFN(start), end = PHYS_PFN(start + len);
+
+	if (!P2PDAX_REFCOUNTED_MAPS)
+		return;
+	while (pfn < end) {
+		struct folio *folio = page_folio(pfn_to_page(pfn));
+
+		folio->mapping = NULL;
+		folio->index = 0;
+		pfn = folio_pfn(folio) + folio_nr_pages(folio);
+		if (!(pfn & 0xfff))
+			cond_resched();
+	}
+}
+
+/*
  * Give back everything past @new_size, from the highest page offset down.
  * Mappings must already be zapped and the range unpinned.
  */
@@ -276,6 +299,7 @@ static void __p2pdax_dev_trim(struct p2pdax_dev *ddev, u64 new_size)
 		if (end <= keep)
 			break;
 		if (ext->pgoff >= keep) {
+			p2pdax_folios_disown(ext->res->start, len);
 			p2pdax_mark_dirty(region, ext->res->start, len);
 			__release_region(&region->res, ext->res->start, len);
 			ext->res = NULL;
@@ -283,6 +307,8 @@ static void __p2pdax_dev_trim(struct p2pdax_dev *ddev, u64 new_size)
 			continue;
 		}
 		len = (resource_size_t)(keep - ext->pgoff) << PAGE_SHIFT;
+		p2pdax_folios_disown(ext->res->start + len,
+				     resource_size(ext->res) - len);
 		p2pdax_mark_dirty(region, ext->res->start + len,
 				  resource_size(ext->res) - len);
 		adjust_resource(ext->res, ext->res->start, len);
@@ -293,10 +319,12 @@ static void __p2pdax_dev_trim(struct p2pdax_dev *ddev, u64 new_size)
 
 /*
  * Revoke user mappings of device bytes [@start, @start + @len) (@len 0: to
- * the end), then flush every TLB: an entry the core mm cleared without a
- * flush of its own (a path that walked a huge entry it did not understand,
- * or a concurrent zap that has not flushed yet) must not outlive the
- * revocation either.
+ * the end).  With devmap entries (6.1 to 6.14), then flush every TLB: an
+ * entry the core mm cleared without a flush of its own (a path that walked a
+ * huge entry it did not understand, or a concurrent zap that has not flushed
+ * yet) must not outlive the revocation either.  With refcounted mappings
+ * the zap's own flush comes before the references go, and the pin check
+ * that follows every revocation waits for them (compat.h).
  */
 void __p2pdax_revoke(struct p2pdax_dev *ddev, u64 start, u64 len)
 {
@@ -502,8 +530,11 @@ static unsigned long p2pdax_count_pinned(phys_addr_t start, u64 len,
 
 		/*
 		 * ZONE_DEVICE pages of MEMORY_DEVICE_GENERIC keep a reference
-		 * count of 1 while idle; user mappings of devmap entries take
-		 * none, so anything above 1 is GUP (a pin, or I/O in flight).
+		 * count of 1 while idle.  Devmap entries take none; refcounted
+		 * mappings (6.15 on) take one each, and a revocation has just
+		 * zapped them (their references are dropped once their TLB
+		 * entries are flushed).  So anything above 1 is GUP (a pin, or
+		 * I/O in flight), or an entry not yet flushed.
 		 */
 		if (folio_ref_count(folio) > 1) {
 			if (!n && first_pfn)

@@ -13,16 +13,26 @@
 #include <linux/version.h>
 
 /*
- * Tested on Debian's 6.1 and 6.12.  From 6.15 on, ZONE_DEVICE pages are
- * mapped with references and devmap entries go away (6.17 removes pfn_t):
- * the pin detection (an idle page has refcount 1, mappings take none) and
- * the fault path would be wrong there, not just fail to build.  See
- * Documentation/design.rst, "Kernels".
+ * Tested on Debian's 6.1, 6.12, 7.2 and 7.3.  Two mapping models, chosen by
+ * what the kernel exports (Kbuild's probes, never the version number):
+ *
+ * P2PDAX_REFCOUNTED_MAPS (6.15 on: vmf_insert_folio_pmd() is exported):
+ *	every user mapping of a ZONE_DEVICE page holds a folio reference and
+ *	an rmap entry, like a page-cache page; 2 MiB entries map 2 MiB folios.
+ * otherwise (6.1 to 6.14): devmap entries (pfn_t, PFN_DEV | PFN_MAP) that
+ *	take no reference; the core mm knows them only as "devmap".
+ *
+ * See Documentation/design.rst, "Kernels" and "Isolation".
  */
 #if KERNEL_VERSION(6, 1, 0) > LINUX_VERSION_CODE
 #error "dax-core needs Linux 6.1 or later"
-#elif KERNEL_VERSION(6, 15, 0) <= LINUX_VERSION_CODE
-#error "ZONE_DEVICE refcount and devmap rules change in 6.15: not ported (design.rst, Kernels)"
+#endif
+#if defined(P2PDAX_HAVE_FOLIO_PMD) && defined(P2PDAX_HAVE_PAGE_MKWRITE)
+#define P2PDAX_REFCOUNTED_MAPS 1
+#elif defined(P2PDAX_HAVE_FOLIO_PMD) || defined(P2PDAX_HAVE_PAGE_MKWRITE)
+#error "the kernel exports only one of vmf_insert_folio_pmd and vmf_insert_page_mkwrite: not a kernel dax-core knows"
+#else
+#define P2PDAX_REFCOUNTED_MAPS 0
 #endif
 
 /* 6.2 made class->devnode() and ->dev_uevent() take a const struct device. */
@@ -71,13 +81,18 @@ static inline unsigned int p2pdax_fault_shift(enum page_entry_size pe_size)
 }
 #endif
 
-/* 6.10 replaced mm->get_unmapped_area with mm_get_unmapped_area(). */
+/*
+ * 6.10 replaced mm->get_unmapped_area with mm_get_unmapped_area(); a later
+ * release dropped its mm argument (a compile probe decides).
+ */
 static inline unsigned long
 p2pdax_mm_get_unmapped_area(struct file *filp, unsigned long addr,
 			    unsigned long len, unsigned long pgoff,
 			    unsigned long flags)
 {
-#if KERNEL_VERSION(6, 10, 0) <= LINUX_VERSION_CODE
+#if defined(P2PDAX_MM_GET_UNMAPPED_AREA_FILE)
+	return mm_get_unmapped_area(filp, addr, len, pgoff, flags);
+#elif KERNEL_VERSION(6, 10, 0) <= LINUX_VERSION_CODE
 	return mm_get_unmapped_area(current->mm, filp, addr, len, pgoff, flags);
 #else
 	return current->mm->get_unmapped_area(filp, addr, len, pgoff, flags);
@@ -99,19 +114,78 @@ p2pdax_mm_get_unmapped_area(struct file *filp, unsigned long addr,
 #if !IS_ENABLED(CONFIG_TRANSPARENT_HUGEPAGE) || !IS_ENABLED(CONFIG_FS_DAX)
 #error "dax-core needs CONFIG_TRANSPARENT_HUGEPAGE and CONFIG_FS_DAX (design.rst, Kernels)"
 #endif
+#include <linux/pagemap.h>
 #include <linux/smp.h>
 #include <asm/cacheflush.h>
 #include <asm/tlbflush.h>
+#if !P2PDAX_REFCOUNTED_MAPS
+#include <linux/pfn_t.h>
+#endif
 
+#if P2PDAX_REFCOUNTED_MAPS
+/*
+ * The folio a 2 MiB entry maps must be one 2 MiB folio (the provider's
+ * compound pages: min_align); anything else is mapped with 4 KiB entries.
+ */
+static inline vm_fault_t p2pdax_insert_pmd(struct vm_fault *vmf,
+					   unsigned long pfn, bool write)
+{
+	struct folio *folio = page_folio(pfn_to_page(pfn));
+
+	if (folio_order(folio) != PMD_ORDER || folio_pfn(folio) != pfn)
+		return VM_FAULT_FALLBACK;
+	return vmf_insert_folio_pmd(vmf, folio, write);
+}
+
+static inline vm_fault_t p2pdax_insert_pte(struct vm_fault *vmf,
+					   unsigned long pfn, bool write)
+{
+	return vmf_insert_page_mkwrite(vmf, pfn_to_page(pfn), write);
+}
+
+/*
+ * Every mapping holds a reference on its folio, and the core mm drops that
+ * reference only after the TLB entries of the zapped range are flushed (the
+ * mmu_gather's rule, the one that keeps any freed page from being reused
+ * under a stale translation).  A revocation therefore needs no TLB flush
+ * of its own: the pin check that follows it (reference count back to 1)
+ * proves that no entry, present or cached, is left.
+ */
+static inline void p2pdax_flush_tlb_all(void)
+{
+}
+#else /* !P2PDAX_REFCOUNTED_MAPS */
+static inline vm_fault_t p2pdax_insert_pmd(struct vm_fault *vmf,
+					   unsigned long pfn, bool write)
+{
+	return vmf_insert_pfn_pmd(vmf, __pfn_to_pfn_t(pfn, PFN_DEV | PFN_MAP),
+				  write);
+}
+
+static inline vm_fault_t p2pdax_insert_pte(struct vm_fault *vmf,
+					   unsigned long pfn, bool write)
+{
+	return vmf_insert_mixed(vmf->vma, vmf->address,
+				__pfn_to_pfn_t(pfn, PFN_DEV | PFN_MAP));
+}
+
+#ifndef P2PDAX_HAVE_FLUSH_TLB_ALL
+#error "devmap mappings need a global TLB flush at revocation, and this kernel does not export __flush_tlb_all (design.rst, Isolation)"
+#endif
 static inline void p2pdax_flush_tlb_cpu(void *unused)
 {
 	__flush_tlb_all();
 }
 
-/* flush_tlb_all(): every CPU drops every TLB entry, of every mm. */
+/*
+ * flush_tlb_all(): every CPU drops every TLB entry, of every mm.  Devmap
+ * entries hold no reference, so nothing else proves that an entry the core
+ * mm cleared without a flush (see design.rst) is gone from every TLB.
+ */
 static inline void p2pdax_flush_tlb_all(void)
 {
 	on_each_cpu(p2pdax_flush_tlb_cpu, NULL, 1);
 }
+#endif /* P2PDAX_REFCOUNTED_MAPS */
 
 #endif /* _DAX_CORE_COMPAT_H */

@@ -11,11 +11,30 @@
 #include <linux/mman.h>
 #include <linux/module.h>
 #include <linux/pagemap.h>
-#include <linux/pfn_t.h>
 #include <linux/sched.h>
 
 #include "compat.h"
 #include "dax-core.h"
+
+/*
+ * On kernels whose mappings are refcounted (compat.h), a mapped folio is in
+ * the rmap like a page-cache folio: its mapping and index say which device
+ * and offset it is, so that rmap walks (memory-failure, page_idle) find the
+ * device's mappings of it.  A folio belongs to one device at a time (extents
+ * are aligned to the folio size, min_align), and a device that gives a block
+ * back clears them (alloc.c, __p2pdax_dev_trim()): a walk never reaches a
+ * device the block has left.  Set at every fault, under fault_sem, so that
+ * a block that moved is claimed by its new device before it is mapped.
+ */
+static void p2pdax_folio_set_owner(struct p2pdax_dev *ddev, unsigned long pfn,
+				   pgoff_t pgoff)
+{
+	struct folio *folio = page_folio(pfn_to_page(pfn));
+
+	lockdep_assert_held_read(&ddev->fault_sem);
+	folio->mapping = ddev->inode->i_mapping;
+	folio->index = pgoff - (pfn - folio_pfn(folio));
+}
 
 static vm_fault_t p2pdax_huge_fault(struct vm_fault *vmf, P2PDAX_FAULT_ARG)
 {
@@ -27,7 +46,6 @@ static vm_fault_t p2pdax_huge_fault(struct vm_fault *vmf, P2PDAX_FAULT_ARG)
 	phys_addr_t phys;
 	vm_fault_t ret;
 	pgoff_t pgoff;
-	pfn_t pfn;
 
 	down_read(&ddev->fault_sem);
 	if (ddev->dead) {
@@ -84,11 +102,13 @@ static vm_fault_t p2pdax_huge_fault(struct vm_fault *vmf, P2PDAX_FAULT_ARG)
 		ret = VM_FAULT_SIGBUS;	/* killed meanwhile: never seen */
 		goto out;
 	}
-	pfn = phys_to_pfn_t(phys, PFN_DEV | PFN_MAP);
+	if (P2PDAX_REFCOUNTED_MAPS)
+		p2pdax_folio_set_owner(ddev, PHYS_PFN(phys), pgoff);
 	if (fault_size == PMD_SIZE)
-		ret = vmf_insert_pfn_pmd(vmf, pfn, write);
+		ret = p2pdax_insert_pmd(vmf, PHYS_PFN(phys), write);
 	else
-		ret = vmf_insert_mixed(vma, vmf->address, pfn);
+		ret = p2pdax_insert_pte(vmf, PHYS_PFN(phys + (vmf->address - addr)),
+					write);
 out:
 	up_read(&ddev->fault_sem);
 	return ret;

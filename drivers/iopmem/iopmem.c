@@ -16,6 +16,7 @@
 #include <linux/string.h>
 
 #include "p2pdax.h"
+#include "compat.h"
 #include "iopmem-bar.h"
 
 /*
@@ -26,7 +27,7 @@
  */
 static int iopmem_bar_param = -1;
 static enum p2pdax_cache_mode iopmem_cache = P2PDAX_CACHE_WC;
-static unsigned long iopmem_min_align = PAGE_SIZE;
+static unsigned long iopmem_min_align = IOPMEM_DEFAULT_MIN_ALIGN;
 
 static int iopmem_bar_set(const char *val, const struct kernel_param *kp)
 {
@@ -109,7 +110,7 @@ static const struct kernel_param_ops iopmem_min_align_ops = {
 	.get = iopmem_min_align_get,
 };
 module_param_cb(min_align, &iopmem_min_align_ops, NULL, 0644);
-MODULE_PARM_DESC(min_align, "smallest device alignment of the next bound card: 4K (default), 2M or 1G; above 4K the BAR's struct pages are compound pages of that size (vmemmap_shift), which the kernel's vmemmap optimisation shares");
+MODULE_PARM_DESC(min_align, "smallest device alignment of the next bound card: 4K, 2M or 1G (default: 2M from Linux 6.15, where 2 MiB entries map only 2 MiB compound pages; 4K before); above 4K the BAR's struct pages are compound pages of that size (at most 2 MiB from 6.15), which the kernel's vmemmap optimisation shares");
 
 static void iopmem_describe_bars(struct pci_dev *pdev, struct iopmem_bar *bars)
 {
@@ -255,11 +256,12 @@ static int iopmem_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	};
 	pgmap->nr_range = 1;
 	/*
-	 * Compound pages of min_align: their tails' struct pages are all alike,
-	 * so the vmemmap optimisation maps most of them to one shared page.
-	 * Pins then count on the compound head (dax-core knows: min_align).
+	 * Compound pages of min_align (at most 2 MiB from 6.15: compat.h):
+	 * their tails' struct pages are all alike, so the vmemmap optimisation
+	 * maps most of them to one shared page.  Pins then count on the
+	 * compound head; no device shares one (devices align to min_align).
 	 */
-	pgmap->vmemmap_shift = ilog2(min_align) - PAGE_SHIFT;
+	pgmap->vmemmap_shift = iopmem_vmemmap_shift(min_align);
 	kaddr = devm_memremap_pages(dev, pgmap);
 	if (IS_ERR(kaddr)) {
 		dev_err(dev, "cannot map BAR %d into ZONE_DEVICE: %pe\n", idx,

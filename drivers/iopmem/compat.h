@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Kernel API drift of the provider, decided by Kbuild's probes (see the
+ * top-level Kbuild) like dax-core's compat.h.
+ */
+#ifndef _IOPMEM_COMPAT_H
+#define _IOPMEM_COMPAT_H
+
+#include <linux/log2.h>
+#include <linux/mm.h>
+#include <linux/sizes.h>
+
+/*
+ * 6.15 on (vmf_insert_folio_pmd() exported): a 2 MiB entry maps one 2 MiB
+ * folio, so the BAR's struct pages must be 2 MiB compound pages for
+ * dax-core to map 2 MiB entries.  min_align defaults to 2M there, and
+ * compound pages are never larger than 2 MiB (a 1G min_align still aligns
+ * devices to 1 GiB; dax-core maps them with 2 MiB entries).  Before 6.15,
+ * devmap entries need no compound pages: 4K by default, compound pages of
+ * min_align.  See Documentation/design.rst, "Kernels".
+ */
+#ifdef P2PDAX_HAVE_FOLIO_PMD
+#define IOPMEM_DEFAULT_MIN_ALIGN	SZ_2M
+static inline unsigned int iopmem_vmemmap_shift(unsigned long min_align)
+{
+	return min_t(unsigned int, ilog2(min_align), PMD_SHIFT) - PAGE_SHIFT;
+}
+#else
+#define IOPMEM_DEFAULT_MIN_ALIGN	PAGE_SIZE
+static inline unsigned int iopmem_vmemmap_shift(unsigned long min_align)
+{
+	return ilog2(min_align) - PAGE_SHIFT;
+}
+#endif
+
+#endif /* _IOPMEM_COMPAT_H */
