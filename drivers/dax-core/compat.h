@@ -30,7 +30,8 @@
 #if defined(P2PDAX_HAVE_FOLIO_PMD) && defined(P2PDAX_HAVE_PAGE_MKWRITE)
 #define P2PDAX_REFCOUNTED_MAPS 1
 #elif defined(P2PDAX_HAVE_FOLIO_PMD) || defined(P2PDAX_HAVE_PAGE_MKWRITE)
-#error "the kernel exports only one of vmf_insert_folio_pmd and vmf_insert_page_mkwrite: not a kernel dax-core knows"
+/* both arrived in 6.15; a kernel with one of them is not one dax-core knows */
+#error "vmf_insert_folio_pmd without vmf_insert_page_mkwrite, or the reverse"
 #else
 #define P2PDAX_REFCOUNTED_MAPS 0
 #endif
@@ -170,7 +171,8 @@ static inline vm_fault_t p2pdax_insert_pte(struct vm_fault *vmf,
 }
 
 #ifndef P2PDAX_HAVE_FLUSH_TLB_ALL
-#error "devmap mappings need a global TLB flush at revocation, and this kernel does not export __flush_tlb_all (design.rst, Isolation)"
+/* devmap entries need a global TLB flush at revocation (design.rst, Isolation) */
+#error "this kernel maps devmap entries and does not export __flush_tlb_all"
 #endif
 static inline void p2pdax_flush_tlb_cpu(void *unused)
 {
