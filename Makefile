@@ -31,7 +31,7 @@ KSRC_COMPAT := $(shell find drivers include -name compat.h | sort)
 
 .PHONY: all modules tools clean check check-guest ci-debug ci-debug-1 ci-debug-2 demo bench lint \
 	checkpatch sparse install modules_install deps help tests-bin install-tools \
-	deb FORCE check-kernels debug-kernel demo-2host
+	deb FORCE check-kernels check-smoke debug-kernel demo-2host
 
 all: modules tools
 
@@ -41,7 +41,8 @@ help:
 	@echo "make demo-2host two guests on one link: RDMA between their carved devices"
 	@echo "make check      install deps, build, run host and in-guest tests"
 	@echo "make check-guest KERNEL=6.1|6.12|7.2|7.3|debug [TESTS=\"carve rdma\"]   the tests that boot that kernel (guest suite, demo, bench)"
-	@echo "make check-kernels   make check on 6.1, the guest suite on 6.12 and the debug kernel"
+	@echo "make check-smoke KERNEL=VER   the demo, carve, isolation, rdma, nvme and hot-unplug on that kernel"
+	@echo "make check-kernels   make check on 6.1, the guest suite on 6.12, 7.2, 7.3 and the debug kernel"
 	@echo "make debug-kernel    build the lockdep/KASAN/DEBUG_VM kernel (cached)"
 	@echo "make lint       checkpatch.pl --no-tree + sparse over the kernel code"
 	@echo "make modules_install   install the modules into /lib/modules/KVER/extra"
@@ -242,14 +243,25 @@ ci-debug:
 ci-debug-1 ci-debug-2:
 	$(MAKE) check-guest KERNEL=debug TESTS="$(CI_DEBUG_TESTS_$(@:ci-debug-%=%))" IOPMEM_HOTPLUG_CYCLES=$(CI_DEBUG_HOTPLUG_CYCLES)
 
-# The whole suite on 6.1, then the guest suite on 6.12 and on the debug
-# kernel (DEBUG_TESTS="..." names a subset for the debug kernel: CI's).
+# make check-smoke KERNEL=VER: the tests a kernel that is not the main
+# one runs in CI: the demo, carving, isolation, RDMA into a carved device,
+# NVMe DMA to and from one, hot-unplug of a mapped and pinned card.
+SMOKE_TESTS := carve isolation rdma nvme iopmem-hotplug
+check-smoke:
+	$(KERNEL_PREP)
+	$(MAKE) all tests-bin
+	tests/run-tests tests/host/demo.sh $(addprefix tests/guest/,$(addsuffix .sh,$(SMOKE_TESTS)))
+
+# The whole suite on 6.1, then the guest suite on 6.12, 7.2, 7.3 and on the
+# debug kernel (DEBUG_TESTS="..." names a subset for the debug kernel: CI's).
 # Every run's last line is "N passed, N failed, N skipped"; any failure
-# fails the target, after all three have run.
+# fails the target, after all of them have run.
 check-kernels:
 	rc=0; \
 	$(MAKE) check KERNEL=6.1 || rc=1; \
 	$(MAKE) check-guest KERNEL=6.12 || rc=1; \
+	$(MAKE) check-guest KERNEL=7.2 || rc=1; \
+	$(MAKE) check-guest KERNEL=7.3 || rc=1; \
 	$(MAKE) check-guest KERNEL=debug TESTS="$(DEBUG_TESTS)" || rc=1; \
 	exit $$rc
 

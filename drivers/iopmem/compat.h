@@ -12,21 +12,21 @@
 
 /*
  * 6.15 on (vmf_insert_folio_pmd() exported): a 2 MiB entry maps one 2 MiB
- * folio, so the BAR's struct pages must be 2 MiB compound pages for
- * dax-core to map 2 MiB entries.  min_align defaults to 2M there, and
- * compound pages are never larger than 2 MiB (a 1G min_align still aligns
- * devices to 1 GiB; dax-core maps them with 2 MiB entries).  Before 6.15,
- * devmap entries need no compound pages: 4K by default, compound pages of
- * min_align.  See Documentation/design.rst, "Kernels".
+ * folio, so only a region of 2 MiB compound pages (min_align 2M or 1G) is
+ * mapped with 2 MiB entries; a 4K region is mapped with 4 KiB entries
+ * only.  Compound pages are never larger than 2 MiB there (a 1G min_align
+ * still aligns devices to 1 GiB; dax-core maps them with 2 MiB entries).
+ * Before 6.15, devmap entries need no compound pages, which are min_align
+ * large.  See Documentation/design.rst, "Kernels".
  */
 #ifdef P2PDAX_HAVE_FOLIO_PMD
-#define IOPMEM_DEFAULT_MIN_ALIGN	SZ_2M
+#define IOPMEM_4K_MAPS_PTE_ONLY	1
 static inline unsigned int iopmem_vmemmap_shift(unsigned long min_align)
 {
 	return min_t(unsigned int, ilog2(min_align), PMD_SHIFT) - PAGE_SHIFT;
 }
 #else
-#define IOPMEM_DEFAULT_MIN_ALIGN	PAGE_SIZE
+#define IOPMEM_4K_MAPS_PTE_ONLY	0
 static inline unsigned int iopmem_vmemmap_shift(unsigned long min_align)
 {
 	return ilog2(min_align) - PAGE_SHIFT;

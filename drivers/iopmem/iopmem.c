@@ -27,7 +27,7 @@
  */
 static int iopmem_bar_param = -1;
 static enum p2pdax_cache_mode iopmem_cache = P2PDAX_CACHE_WC;
-static unsigned long iopmem_min_align = IOPMEM_DEFAULT_MIN_ALIGN;
+static unsigned long iopmem_min_align = PAGE_SIZE;
 
 static int iopmem_bar_set(const char *val, const struct kernel_param *kp)
 {
@@ -110,7 +110,7 @@ static const struct kernel_param_ops iopmem_min_align_ops = {
 	.get = iopmem_min_align_get,
 };
 module_param_cb(min_align, &iopmem_min_align_ops, NULL, 0644);
-MODULE_PARM_DESC(min_align, "smallest device alignment of the next bound card: 4K, 2M or 1G (default: 2M from Linux 6.15, where 2 MiB entries map only 2 MiB compound pages; 4K before); above 4K the BAR's struct pages are compound pages of that size (at most 2 MiB from 6.15), which the kernel's vmemmap optimisation shares");
+MODULE_PARM_DESC(min_align, "smallest device alignment of the next bound card: 4K (default), 2M or 1G; above 4K the BAR's struct pages are compound pages of that size (at most 2 MiB from Linux 6.15), which the kernel's vmemmap optimisation shares; from 6.15 only 2M and 1G regions are mapped with 2 MiB entries");
 
 static void iopmem_describe_bars(struct pci_dev *pdev, struct iopmem_bar *bars)
 {
@@ -288,6 +288,9 @@ static int iopmem_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		 idx, (unsigned long long)len >> 20,
 		 p2pdax_cache_mode_name(info.cache), min_align,
 		 p2pdax_region_id(region));
+	if (IOPMEM_4K_MAPS_PTE_ONLY && min_align == PAGE_SIZE)
+		dev_notice(dev, "region %d is mapped with 4 KiB entries only (this kernel maps 2 MiB entries from 2 MiB compound pages: bind with min_align=2M for them)\n",
+			   p2pdax_region_id(region));
 	return 0;
 }
 

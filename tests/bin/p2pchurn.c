@@ -14,7 +14,11 @@
  *   - the toucher maps whatever the device is now and, page by page, reads
  *     a word and writes its own: every word it reads must be zero or its
  *     own (tenant id and device offset), never another tenant's.  A SIGBUS
- *     (its range was revoked under it) makes it map again.
+ *     (its range was revoked under it) makes it map again.  After each
+ *     pass it changes its mapping as a tenant may, racing the revocations:
+ *     MADV_DONTNEED on a piece, mprotect read-only and back, mremap to a new
+ *     address, or fork a child that checks every page the same way (and
+ *     dies of SIGBUS when its range is revoked under it).
  *
  * So the revocation paths (shrink, delete) race with faults and accesses,
  * and every byte a tenant can see is checked.  Prints one line per tenant
@@ -33,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -47,6 +52,7 @@ struct tenant {
 	_Atomic int generation;		/* bumped when the device changes */
 	pthread_mutex_t name_lock;	/* protects name */
 	_Atomic uint64_t pages, sigbus, violations, resizes, recreates;
+	_Atomic uint64_t mangles[4];		/* madvise, mprotect, mremap, fork */
 };
 
 static const char *region_dir;
@@ -190,6 +196,70 @@ static void *resizer(void *arg)
 	return NULL;
 }
 
+/*
+ * A child of the toucher: every word at a page start must be zero or the
+ * tenant's own.  Exit 0 (clean), 1 (a violation); SIGBUS kills it.
+ */
+static void check_child(struct tenant *t, volatile uint64_t *p, uint64_t size)
+{
+	uint64_t off;
+
+	signal(SIGBUS, SIG_DFL);
+	for (off = 0; off < size; off += 4096) {
+		uint64_t got = p[off / 8];
+
+		if (got && got != word_of(t->id, off))
+			_exit(1);
+	}
+	_exit(0);
+}
+
+/*
+ * Change the mapping the way a tenant may, while the resizer revokes
+ * under it; return where the mapping is now (mremap moves it).
+ */
+static volatile uint64_t *mangle(struct tenant *t, volatile uint64_t *p,
+				 uint64_t size, unsigned int *seedp)
+{
+	uint64_t off = (rand_r(seedp) % (size / t->align)) * t->align;
+	int status;
+	void *q;
+	pid_t pid;
+
+	switch (rand_r(seedp) % 4) {
+	case 0:
+		madvise((void *)p + off, t->align, MADV_DONTNEED);
+		atomic_fetch_add(&t->mangles[0], 1);
+		break;
+	case 1:
+		mprotect((void *)p, size, PROT_READ);
+		mprotect((void *)p, size, PROT_READ | PROT_WRITE);
+		atomic_fetch_add(&t->mangles[1], 1);
+		break;
+	case 2:
+		q = mremap((void *)p, size, size, MREMAP_MAYMOVE);
+		if (q != MAP_FAILED) {
+			p = q;
+			atomic_fetch_add(&t->mangles[2], 1);
+		}
+		break;
+	default:
+		pid = fork();
+		if (pid == 0)
+			check_child(t, p, size);
+		if (pid < 0 || waitpid(pid, &status, 0) != pid)
+			break;
+		atomic_fetch_add(&t->mangles[3], 1);
+		if (WIFEXITED(status) && WEXITSTATUS(status)) {
+			if (atomic_fetch_add(&t->violations, 1) < 5)
+				fprintf(stderr, "tenant %d: a forked child read another's word\n",
+					t->id);
+		}
+		break;
+	}
+	return p;
+}
+
 static void *toucher(void *arg)
 {
 	struct tenant *t = arg;
@@ -198,6 +268,7 @@ static void *toucher(void *arg)
 	volatile uint64_t size = 0;
 	volatile int fd = -1;
 	char path[64], name[32];
+	unsigned int seedp = 0x7654321u * (t->id + 1);
 	struct sigaction sa;
 	uint64_t off;
 
@@ -244,6 +315,8 @@ static void *toucher(void *arg)
 			p[off / 8] = word_of(t->id, off);
 			atomic_fetch_add(&t->pages, 1);
 		}
+		if (!atomic_load(&stop))
+			p = mangle(t, p, size, &seedp);
 	}
 	if (p)
 		munmap((void *)p, size);
@@ -292,9 +365,13 @@ int main(int argc, char **argv)
 		struct tenant *t = &tenants[i];
 
 		printf("tenant %d (align %" PRIu64 "): %" PRIu64 " pages touched, %" PRIu64
-		       " SIGBUS, %" PRIu64 " resizes, %" PRIu64 " re-carves, %" PRIu64 " violations\n",
+		       " SIGBUS, %" PRIu64 " resizes, %" PRIu64 " re-carves, %" PRIu64
+		       " madvise, %" PRIu64 " mprotect, %" PRIu64 " mremap, %" PRIu64
+		       " forks, %" PRIu64 " violations\n",
 		       t->id, t->align, atomic_load(&t->pages), atomic_load(&t->sigbus),
 		       atomic_load(&t->resizes), atomic_load(&t->recreates),
+		       atomic_load(&t->mangles[0]), atomic_load(&t->mangles[1]),
+		       atomic_load(&t->mangles[2]), atomic_load(&t->mangles[3]),
 		       atomic_load(&t->violations));
 		violations += atomic_load(&t->violations);
 		pages += atomic_load(&t->pages);

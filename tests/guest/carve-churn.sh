@@ -2,7 +2,9 @@
 # vm: --bar 256M
 # Revocation racing with use: 4 tenants (4 KiB and 2 MiB aligned) each have
 # a resizer thread that grows, shrinks, deletes and re-carves its device
-# while a toucher thread reads and writes every page it can map, for 60 s.
+# while a toucher thread reads and writes every page it can map, for 60 s,
+# and between passes changes its mapping (MADV_DONTNEED, mprotect, mremap,
+# fork of a child that reads every page too).
 # Every word a tenant reads must be zero or its own; a fifth tenant that
 # keeps its device throughout finds its bytes intact in the host file.
 . "$(dirname "$0")/../common"
@@ -19,6 +21,10 @@ pages=$(echo "$out" | awk '/pages touched/ { s += $5 } END { print s + 0 }')
 sigbus=$(echo "$out" | awk '/pages touched/ { s += $8 } END { print s + 0 }')
 check "the tenants touched pages ($pages)" test "$pages" -gt 10000
 check "revocation raced with use: tenants got SIGBUS ($sigbus)" test "$sigbus" -gt 0
+for kind in madvise mprotect mremap forks; do
+	n=$(echo "$out" | awk -v k="$kind" '/pages touched/ { for (i = 2; i <= NF; i++) if ($i == k || $i == k ",") s += $(i - 1) } END { print s + 0 }')
+	check "the tenants' mappings changed under the churn: $n $kind" test "$n" -gt 0
+done
 check "the keeper's bytes survived the churn (in the host file)" check_bytes "$a" "$keeper" 77
 check "...and through its mapping" "$BIN/p2pmap" check "/dev/$keeper" 0 $((16 * MiB)) 77
 check_region "after the churn" "$a"
