@@ -193,14 +193,17 @@ tests-bin: $(TEST_BINS) $(UNIT_TESTS)
 # KERNEL=7.2|7.3 downloads and extracts Debian's kernel and its headers'
 # build chroot (about a minute the first time; cached, and refreshed when
 # the archive has a newer release: scripts/debian-kernel.sh)
-KERNEL_DEPS = $(if $(filter 6.12,$(KERNEL)),6.12)$(if $(filter debug,$(KERNEL)),debug)$(if $(filter 7.2 7.3,$(KERNEL)),fresh)
+KERNEL_DEPS = $(if $(filter 6.12,$(KERNEL)),6.12)$(if $(filter debug-6.1,$(KERNEL)),debug)$(if $(filter 7.2 7.3 debug,$(KERNEL)),fresh)
 KERNEL_PREP = scripts/install-deps.sh base $(KERNEL_DEPS) && \
 	$(if $(filter debug,$(KERNEL)),scripts/debug-kernel.sh build,true) && \
+	$(if $(filter debug-6.1,$(KERNEL)),IOPMEM_DEBUG_SOURCE=6.1 scripts/debug-kernel.sh build,true) && \
 	$(if $(filter 7.2 7.3,$(KERNEL)),scripts/debian-kernel.sh fetch $(KERNEL) >/dev/null,true)
 
+# DEBUG_SOURCE=6.1: the same checks on Debian 12's 6.1 source (KERNEL=debug-6.1)
+DEBUG_SOURCE ?= 7.3
 debug-kernel:
-	scripts/install-deps.sh debug
-	scripts/debug-kernel.sh build
+	scripts/install-deps.sh $(if $(filter 6.1,$(DEBUG_SOURCE)),debug,fresh)
+	IOPMEM_DEBUG_SOURCE=$(DEBUG_SOURCE) scripts/debug-kernel.sh build
 
 check:
 	scripts/install-deps.sh base deb

@@ -77,15 +77,32 @@ new_dev() {
 del_dev() { echo 0 >"/sys/class/p2pdax/$1/size"; echo "$1" >"$R/delete"; }
 
 # ---- P1: faults to touch 1 GiB --------------------------------------------------------
-for al in 4096:4K 2097152:2M 1073741824:1G; do
-	b=${al%%:*} n=${al#*:} len=$G
+# From 6.15 a 2 MiB entry maps only a 2 MiB compound page (design.rst): the
+# 2M and 1G rows are measured on the card bound with min_align=2M there, and
+# one more row says what the default (4K) region costs at 2M.
+p1() {
+	local b=$1 n=$2 len=$G what=${3:-} d f1 f2
 	[ "$Q" = 1 ] && [ "$n" = 4K ] && len=$((256 * M))
 	d=$(new_dev "$b" "$len")
 	f1=$("$PB" faults "/dev/$d" "$len" | kv faults)
 	del_dev "$d"
 	f2=$("$PB" faults "$(dax $b)" "$len" | kv faults)
-	row P1 "faults to touch $((len / M)) MiB at align $n" "$f1" "$f2"
-done
+	row P1 "faults to touch $((len / M)) MiB at align $n$what" "$f1" "$f2"
+}
+p1 4096 4K
+if maps_refcounted; then
+	p1 2097152 2M ", min_align 4K region (6.15+: 4 KiB entries)"
+	p2p_unbind "$a"
+	echo 2M >/sys/module/iopmem/parameters/min_align
+	p2p_bind "$a" || { echo "bench: cannot bind the card at min_align 2M" >&2; exit 1; }
+fi
+p1 2097152 2M
+p1 1073741824 1G
+if maps_refcounted; then
+	p2p_unbind "$a"
+	echo 4K >/sys/module/iopmem/parameters/min_align
+	p2p_bind "$a" || { echo "bench: cannot bind the card again" >&2; exit 1; }
+fi
 
 # ---- P2: time per fault, 1 extent vs 64 extents (align 4K) -----------------------------
 len=$((256 * M)) piece=$((4 * M))

@@ -12,6 +12,11 @@
 #   debian-kernel.sh make RELEASE ARGS...  run make ARGS in the build chroot
 #                                   (the M= directory is bind-mounted in)
 #   debian-kernel.sh list           every cached release
+#   debian-kernel.sh chroot-dir     the build chroot's directory
+#   debian-kernel.sh chroot-install PKG...   make the chroot, install PKGs in it
+#   debian-kernel.sh run CMD...     run CMD in the chroot
+#   debian-kernel.sh run-in DIR CWD CMD...   run CMD in the chroot in CWD, with
+#                                   the host's DIR bind-mounted at DIR
 #
 # Nothing is installed on the host, and its apt sources are never changed:
 # a private apt configuration (sources, lists and downloads under the cache)
@@ -195,8 +200,26 @@ need_release() {
 		die "Linux $1 is not cached (scripts/debian-kernel.sh fetch ${1%.*+*})"
 }
 
-# make in the chroot: the M= directory (a host path) is bind-mounted at the
-# same path inside, in a mount namespace of its own that ends with make
+# run-in DIR CWD CMD...: CMD in the chroot, in CWD, with the host's DIR
+# bind-mounted at the same path (and /dev, /proc), in a mount namespace of
+# its own that ends with CMD
+run_in() {
+	local dir=$1 cwd=$2
+	shift 2
+	[ -d "$dir" ] || die "run-in: $dir is not a directory"
+	# shellcheck disable=SC2016
+	$SUDO unshare -m sh -euc '
+		chroot=$1 dir=$2 cwd=$3; shift 3
+		mkdir -p "$chroot$dir"
+		mount --bind "$dir" "$chroot$dir"
+		mount --rbind /dev "$chroot/dev"
+		mount -t proc proc "$chroot/proc"
+		exec chroot "$chroot" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LC_ALL=C.UTF-8 \
+			sh -c "cd \"\$0\" && exec \"\$@\"" "$cwd" "$@"
+	' sh "$CHROOT" "$dir" "$cwd" "$@"
+}
+
+# make in the chroot for RELEASE: the M= directory is bind-mounted in
 chroot_make() {
 	local v=$1 m= a args=()
 	shift
@@ -210,17 +233,24 @@ chroot_make() {
 		esac
 		args+=("$a")
 	done
-	set -- "${args[@]}"
 	[ -n "$m" ] && [ -d "$m" ] || die "make needs M=DIR of an existing directory"
-	# shellcheck disable=SC2016
-	$SUDO unshare -m sh -euc '
-		chroot=$1 m=$2; shift 2
-		mkdir -p "$chroot$m"
-		mount --bind "$m" "$chroot$m"
-		mount --rbind /dev "$chroot/dev"
-		mount -t proc proc "$chroot/proc"
-		exec chroot "$chroot" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LC_ALL=C.UTF-8 make "$@"
-	' sh "$CHROOT" "$m" "$@"
+	run_in "$m" / make "${args[@]}"
+}
+
+chroot_install() {
+	local p missing=
+	$SUDO mkdir -p "$CACHE"
+	make_chroot
+	for p in "$@"; do
+		in_chroot dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
+			missing="$missing $p"
+	done
+	[ -n "$missing" ] || return 0
+	echo "debian-kernel.sh: installing in the build chroot:$missing" >&2
+	in_chroot apt-get -q update >/dev/null
+	# shellcheck disable=SC2086
+	in_chroot apt-get -q install -y --no-install-recommends $missing >"$CACHE/apt-install.log" 2>&1 ||
+		{ tail -n 20 "$CACHE/apt-install.log" >&2; die "cannot install$missing in the chroot"; }
 }
 
 case "${1:-}" in
@@ -235,8 +265,12 @@ image) need_release "${2:-}"; echo "$CACHE/$2/root/usr/lib/modules/$2/vmlinuz" ;
 modroot) need_release "${2:-}"; echo "$CACHE/$2/root" ;;
 make) shift; chroot_make "$@" ;;
 list) cached ;;
+chroot-dir) echo "$CHROOT" ;;
+chroot-install) shift; chroot_install "$@" ;;
+run) shift; chroot_ready || die "no build chroot (debian-kernel.sh fetch)"; in_chroot "$@" ;;
+run-in) shift; chroot_ready || die "no build chroot (debian-kernel.sh fetch)"; run_in "$@" ;;
 *)
-	echo "usage: debian-kernel.sh fetch|kver SERIES, kdir|image|modroot RELEASE, make RELEASE ARGS..., list" >&2
+	echo "usage: debian-kernel.sh fetch|kver SERIES, kdir|image|modroot RELEASE, make RELEASE ARGS..., list, chroot-dir, chroot-install PKG..., run CMD..., run-in DIR CWD CMD..." >&2
 	exit 2
 	;;
 esac

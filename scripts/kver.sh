@@ -21,8 +21,10 @@
 #   KERNEL=VER    the same, or a short alias: 6.1 (the testbed's default),
 #                 6.12 (the newest installed 6.12.*-amd64, Debian 12's
 #                 linux-6.12: scripts/install-deps.sh 6.12 installs it),
-#                 debug (Debian's linux-source-6.1 built with lockdep, KASAN
-#                 and DEBUG_VM by scripts/debug-kernel.sh: make debug-kernel),
+#                 debug (Debian's linux-source-7.3 built with lockdep, KASAN,
+#                 DEBUG_VM and PAGE_TABLE_CHECK by scripts/debug-kernel.sh:
+#                 make debug-kernel), debug-6.1 (the same from Debian 12's
+#                 linux-source-6.1: make debug-kernel DEBUG_SOURCE=6.1),
 #                 7.2, 7.3 (Debian's trixie-backports kernels, downloaded,
 #                 extracted and cached by scripts/debian-kernel.sh fetch;
 #                 never installed on the host)
@@ -45,6 +47,15 @@ die() {
 # the debug kernel's release, if it is built (it never is by accident)
 debug_kver() {
 	"$DEBUG_SH" kver 2>/dev/null || true
+	IOPMEM_DEBUG_SOURCE=6.1 "$DEBUG_SH" kver 2>/dev/null || true
+}
+
+# debug-kernel.sh for the source a debug release was built from
+debug_sh() {
+	case $1 in
+	6.1.*) IOPMEM_DEBUG_SOURCE=6.1 "$DEBUG_SH" "$2" ;;
+	*) IOPMEM_DEBUG_SOURCE=7.3 "$DEBUG_SH" "$2" ;;
+	esac
 }
 
 is_debug() {
@@ -64,7 +75,7 @@ is_cached() {
 
 headers_dir() {
 	if is_debug "$1"; then
-		[ "$(debug_kver)" != "$1" ] || "$DEBUG_SH" kdir
+		! debug_kver | grep -qxF "$1" || debug_sh "$1" kdir
 	elif is_cached "$1"; then
 		"$DEBIAN_SH" kdir "$1"
 	elif [ -d "/usr/src/linux-headers-$1" ]; then
@@ -120,10 +131,11 @@ choose_kver() {
 		case $KERNEL in
 		6.1) testbed_kver ;;
 		6.12) newest_of 6.12 ;;
-		debug) "$DEBUG_SH" kver || exit 1 ;;
+		debug) IOPMEM_DEBUG_SOURCE=7.3 "$DEBUG_SH" kver || exit 1 ;;
+		debug-6.1) IOPMEM_DEBUG_SOURCE=6.1 "$DEBUG_SH" kver || exit 1 ;;
 		7.2 | 7.3) "$DEBIAN_SH" kver "$KERNEL" || exit 1 ;;
 		[0-9]*.*-*) echo "$KERNEL" ;;
-		*) die "KERNEL=$KERNEL: use 6.1, 6.12, 7.2, 7.3, debug or a full release like 6.12.117+deb12-amd64" ;;
+		*) die "KERNEL=$KERNEL: use 6.1, 6.12, 7.2, 7.3, debug, debug-6.1 or a full release like 6.12.117+deb12-amd64" ;;
 		esac
 	elif [ -n "${KDIR:-}" ]; then
 		release_of "$KDIR"
@@ -174,8 +186,8 @@ installed)
 image | modroot)
 	v=$(choose_kver)
 	if is_debug "$v"; then
-		[ "$(debug_kver)" = "$v" ] || die "no debug kernel $v is built (make debug-kernel)"
-		"$DEBUG_SH" "$1"
+		debug_kver | grep -qxF "$v" || die "no debug kernel $v is built (make debug-kernel)"
+		debug_sh "$v" "$1"
 	elif is_cached "$v"; then
 		"$DEBIAN_SH" "$1" "$v"
 	elif [ "$1" = image ]; then

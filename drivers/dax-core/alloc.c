@@ -572,12 +572,23 @@ static unsigned long __p2pdax_dev_pinned(struct p2pdax_dev *ddev, u64 from)
 static int __p2pdax_dev_shrink(struct p2pdax_dev *ddev, u64 new_size)
 {
 	unsigned long pinned;
+	int tries;
 
 	lockdep_assert_held(&ddev->region->lock);
 	down_write(&ddev->fault_sem);
 	/* Revoke first: with fault_sem held for write nothing can refault. */
 	__p2pdax_revoke(ddev, new_size, ddev->size - new_size);
 	pinned = __p2pdax_dev_pinned(ddev, new_size);
+	/*
+	 * With refcounted mappings, an unmap the tenant runs at this moment
+	 * (munmap, MADV_DONTNEED, exit) may have cleared entries the zap did
+	 * not see and hold their references until its TLB flush, microseconds
+	 * later.  Look again for a few milliseconds before calling them pins.
+	 */
+	for (tries = 0; pinned && P2PDAX_REFCOUNTED_MAPS && tries < 50; tries++) {
+		usleep_range(500, 1000);
+		pinned = __p2pdax_dev_pinned(ddev, new_size);
+	}
 	if (pinned) {
 		up_write(&ddev->fault_sem);
 		spin_lock(&ddev->holder_lock);

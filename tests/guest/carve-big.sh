@@ -4,6 +4,8 @@
 # 1 GiB device takes one fault per device-aligned block (262144 at 4K, 512
 # at 2M, and 512 at 1G too: dax-core never maps 1 GiB entries, see
 # Documentation/design.rst "Isolation"), and a write-back request really maps write-back there.
+# From 6.15 a 2 MiB entry maps only a 2 MiB compound page: the default (4K)
+# region maps 4 KiB entries only, and a min_align=2M region 2 MiB entries.
 . "$(dirname "$0")/../common"
 guest_only
 
@@ -31,6 +33,12 @@ if [ "$n" -ge 262144 ] && [ "$n" -le 262150 ]; then
 else
 	fail "1 GiB at align 4K: 262144 faults" "got $n"
 fi
+if maps_refcounted; then
+	check_eq "4K region, 6.15+: 1 GiB at align 2M takes 4 KiB entries (262144 faults)" 262144 "$(faults $((2 * MiB)))"
+	p2p_unbind "$a"
+	echo 2M >/sys/module/iopmem/parameters/min_align
+	check "bind it again with min_align=2M" p2p_bind "$a"
+fi
 check_eq "1 GiB at align 2M: 512 faults" 512 "$(faults $((2 * MiB)))"
 check_eq "1 GiB at align 1G: 512 faults (2 MiB entries, never a 1 GiB one)" 512 "$(faults "$GiB")"
 check_region "fault counting" "$a"
@@ -42,9 +50,10 @@ set_size "$d" "$GiB"
 check "fill a 1G-aligned device" "$BIN/p2pmap" fill "/dev/$d" 0 $((64 * MiB)) 7 "$GiB"
 check_eq "one 1 GiB extent, 1 GiB aligned" 0 $(( $(extent_off "$a" "$d" 0) % GiB ))
 check "its bytes are in the host file" "$BIN/p2pmap" fcheck "$(card_file 0)" "$(extent_off "$a" "$d" 0)" $((64 * MiB)) 7 0
-check_store "align of a sized device: EBUSY" EBUSY "$(dsys "$d")/align" 4096
+check_store "align of a sized device: EBUSY" EBUSY "$(dsys "$d")/align" $((2 * MiB))
 check_store "size not a multiple of 1 GiB: EINVAL" EINVAL "$(dsys "$d")/size" $((GiB + 2 * MiB))
 p2p_unbind "$a"
+echo 4K >/sys/module/iopmem/parameters/min_align
 
 # cache=wb above 4 GiB is honoured: the MTRRs allow write-back there
 start=$(lspci -v -s "$a" | awk '/Memory at/ && /64-bit, prefetchable/ { print $3 }')

@@ -6,6 +6,8 @@
 # the changed mapping must still read its remaining bytes and get SIGBUS on
 # every revoked byte, in place, through its own page tables.  The console
 # must stay clean (no "bad pud/pmd"): run-vm and t_done fail the run on it.
+# From 6.15 only a min_align=2M region maps 2 MiB entries (design.rst): there
+# the 2M and 1G scenarios run again on the card bound with min_align=2M.
 . "$(dirname "$0")/../common"
 guest_only
 
@@ -34,14 +36,26 @@ end: SIGBUS"
 	check "...and the device is deleted" test ! -e "$(dsys "$d")"
 }
 
+huge() {
+	scenario $((2 * MiB)) $((64 * MiB)) "$1" $((32 * MiB))
+	scenario $((2 * MiB)) $((64 * MiB)) "$1" 0
+	scenario "$GiB" $((2 * GiB)) "$1" "$GiB"
+	scenario "$GiB" $((2 * GiB)) "$1" 0
+}
 for op in none mprotect mremap madvise fork; do
 	scenario 4096 $((8 * MiB)) "$op" $((4 * MiB))
 	scenario 4096 $((8 * MiB)) "$op" 0
-	scenario $((2 * MiB)) $((64 * MiB)) "$op" $((32 * MiB))
-	scenario $((2 * MiB)) $((64 * MiB)) "$op" 0
-	scenario "$GiB" $((2 * GiB)) "$op" "$GiB"
-	scenario "$GiB" $((2 * GiB)) "$op" 0
+	huge "$op"
 done
+if maps_refcounted; then
+	p2p_unbind "$a"
+	echo 2M >/sys/module/iopmem/parameters/min_align
+	check "bind it again with min_align=2M (2 MiB entries on 6.15+)" p2p_bind "$a"
+	for op in none mprotect mremap madvise fork; do
+		huge "$op"
+	done
+	echo 4K >/sys/module/iopmem/parameters/min_align
+fi
 check_eq "no page-table entry was found bad" "" "$(dmesg | grep -E 'bad (pte|pmd|pud|p4d|pgd)' || true)"
 check_eq "the region is whole again" $((2 * GiB)) "$(region_attr "$a" available_size)"
 p2p_unbind "$a"

@@ -75,19 +75,21 @@ run_err "make modules KVER=bogus" 2 "no headers for kernel 9.9.9-bogus" make -s 
 run_err "KDIR that does not exist" 1 "KDIR=/nonexistent does not exist" env KDIR=/nonexistent "$TOP/scripts/kver.sh" kdir
 run_err "kver.sh: unknown command" 2 "usage: kver.sh" "$TOP/scripts/kver.sh" frob
 note=$(KVER= KDIR= KERNEL= "$TOP/scripts/kver.sh" note 2>&1)
-check_match "the default kernel is the testbed's, and said so" "building for kernel .* \(the testbed's default; choose another with KERNEL=6.12[|]debug or KVER=RELEASE\)" "$note"
-run_err "KERNEL=6.13 (not supported)" 1 "KERNEL=6.13: use 6.1, 6.12, 7.2, 7.3, debug or a full release" env KERNEL=6.13 "$TOP/scripts/kver.sh" kver
+check_match "the default kernel is the testbed's, and said so" "building for kernel .* \(the testbed's default; choose another with KERNEL=6.12[|]7.2[|]7.3[|]debug or KVER=RELEASE\)" "$note"
+run_err "KERNEL=6.13 (not supported)" 1 "KERNEL=6.13: use 6.1, 6.12, 7.2, 7.3, debug, debug-6.1 or a full release" env KERNEL=6.13 "$TOP/scripts/kver.sh" kver
 nocache=$(mktemp -d)
-run_err "KERNEL=debug when it is not built" 1 "the debug kernel is not built for this source and config ($nocache/debug-kernel/" \
+run_err "KERNEL=debug-6.1 when it is not built" 1 "the debug kernel is not built for this source and config ($nocache/debug-kernel/" \
+	env IOPMEM_CACHE="$nocache" KERNEL=debug-6.1 "$TOP/scripts/kver.sh" kver
+run_err "KERNEL=debug (7.3) without its build chroot" 1 "linux-source-7.3 is not in the build chroot" \
 	env IOPMEM_CACHE="$nocache" KERNEL=debug "$TOP/scripts/kver.sh" kver
 run_err "run-vm --kernel debug when it is not built" 2 "run 'make debug-kernel'" \
 	env IOPMEM_CACHE="$nocache" "$TOP/scripts/qemu/run-vm" --kernel debug -- true
 run_err "make check-guest TESTS=bogus: refused before anything runs" 2 "check-guest: no test tests/guest/bogus.sh" \
 	make -s -C "$TOP" check-guest TESTS=bogus
-run_err "debug-kernel.sh: unknown command" 2 "usage: debug-kernel.sh build|kver|kdir|image|modroot|dir" "$TOP/scripts/debug-kernel.sh" frob
+run_err "debug-kernel.sh: unknown command" 2 "usage: debug-kernel.sh build|kver|kdir|image|modroot|dir|source" "$TOP/scripts/debug-kernel.sh" frob
 check_match "the debug kernel's cache key is the source version + a config hash" \
 	"^$nocache/debug-kernel/$(dpkg-query -W -f='${Version}' linux-source-6.1)-[0-9a-f]{12}\$" \
-	"$(IOPMEM_CACHE="$nocache" "$TOP/scripts/debug-kernel.sh" dir)"
+	"$(IOPMEM_CACHE="$nocache" IOPMEM_DEBUG_SOURCE=6.1 "$TOP/scripts/debug-kernel.sh" dir)"
 rmdir "$nocache"
 check_eq "KERNEL=6.1 is the testbed's default" "$(KVER= KDIR= KERNEL= "$TOP/scripts/kver.sh" kver)" "$(KERNEL=6.1 "$TOP/scripts/kver.sh" kver)"
 dflt=$(dpkg-query -W -f='${Depends}' linux-image-amd64 | sed -n 's/^linux-image-\([^ ,]*\).*/\1/p')

@@ -1,0 +1,54 @@
+#!/bin/bash
+# The DKMS package on Debian 13's 7.3 kernel: the iopmem-dkms package is
+# installed with apt where that kernel's kbuild runs (scripts/debian-kernel.sh's
+# trixie chroot, with Debian 13's dkms and linux-headers-7.3), DKMS builds
+# the modules there as it would on a Debian 13 host, and a 7.3 guest loads
+# exactly those files and carves a device with them.  Then the package is
+# purged from the chroot and the modules are gone.
+. "$(dirname "$0")/../common"
+[ "$(id -u)" = 0 ] || skip_all "installs packages in the build chroot: needs root"
+
+DK=$TOP/scripts/debian-kernel.sh
+D=$TOP/build/deb
+ver=$(awk -F'[()]' 'NR == 1 { print $2; exit }' "$TOP/debian/changelog")
+check "Debian's 7.3 is cached (scripts/debian-kernel.sh fetch 7.3)" "$DK" fetch 7.3
+kver=$("$DK" kver 7.3)
+C=$("$DK" chroot-dir)
+
+purge() {
+	"$DK" run apt-get purge -y -q iopmem-dkms >/dev/null 2>&1 || true
+}
+trap 'purge; t_done' EXIT
+purge	# a previous run that died half-way
+
+check "make deb" make -s -C "$TOP" deb
+check "dkms in the build chroot" "$DK" chroot-install dkms
+out=$("$DK" run-in "$D" / apt-get install -y -q "$D/iopmem-dkms_${ver}_all.deb" 2>&1) && rc=0 || rc=$?
+check_eq "apt-get install iopmem-dkms on Debian 13 (the chroot)" 0 "$rc"
+[ "$rc" = 0 ] || echo "$out" | tail -n 30 | sed 's/^/#   /'
+status=$("$DK" run dkms status iopmem 2>&1)
+echo "$status" | sed 's/^/# dkms status: /'
+check "dkms built and installed iopmem for $kver" grep -qF "iopmem/$ver, $kver, x86_64: installed" <<<"$status"
+mods=$C/usr/lib/modules/$kver/updates/dkms
+ko_dax=$(ls "$mods"/dax_core.ko* 2>/dev/null | head -n 1)
+ko_iop=$(ls "$mods"/iopmem.ko* 2>/dev/null | head -n 1)
+check "the dkms modules are in updates/dkms ($(basename "${ko_dax:-none}") $(basename "${ko_iop:-none}"))" \
+	test -n "$ko_dax" -a -n "$ko_iop"
+check_eq "built for $kver (vermagic)" "$kver" "$(modinfo -F vermagic "$ko_iop" 2>/dev/null | awk '{ print $1 }')"
+src_dax=$(modinfo -F srcversion "$ko_dax" 2>/dev/null)
+src_iop=$(modinfo -F srcversion "$ko_iop" 2>/dev/null)
+
+# a 7.3 guest loads those files, then the carve test runs on them
+out=$("$TOP/scripts/qemu/run-vm" --kernel 7.3 --outdir "$TOP/build/vm/package-7.3" --bar 256M -- \
+	bash -c "insmod '$ko_dax' && insmod '$ko_iop' &&
+		echo \"srcversion \$(cat /sys/module/dax_core/srcversion) \$(cat /sys/module/iopmem/srcversion)\" &&
+		'$TOP/tests/tap-run' '$TOP/tests/guest/carve.sh'" 2>&1) && rc=0 || rc=$?
+echo "$out" | sed 's/^/    /'
+check_eq "7.3 guest with the dkms-built modules exits 0" 0 "$rc"
+check_match "the guest ran the dkms-built dax_core and iopmem" "srcversion $src_dax $src_iop" "$out"
+check "the carve test passed on them" grep -qE '^ok 1 - carve' <<<"$out"
+check_eq "no failed checks in the guest" "" "$(echo "$out" | grep -E '^ *not ok' || true)"
+
+purge
+check "purge: the package is gone from the chroot" sh -c "! '$DK' run dpkg -s iopmem-dkms >/dev/null 2>&1"
+check "purge: the module files are gone" test ! -e "$ko_dax" -a ! -e "$ko_iop"
