@@ -15,8 +15,10 @@
 #   debian-kernel.sh chroot-dir     the build chroot's directory
 #   debian-kernel.sh chroot-install PKG...   make the chroot, install PKGs in it
 #   debian-kernel.sh run CMD...     run CMD in the chroot
-#   debian-kernel.sh run-in DIR CWD CMD...   run CMD in the chroot in CWD, with
-#                                   the host's DIR bind-mounted at DIR
+#   debian-kernel.sh run-in DIR[:DIR...] CWD CMD...   run CMD in the chroot in
+#                                   CWD, with the host's DIRs bind-mounted
+#   debian-kernel.sh make-in -C KDIR M=DIR ARGS...   make in the chroot for a
+#                                   kernel tree outside it (the debug kernel)
 #
 # Nothing is installed on the host, and its apt sources are never changed:
 # a private apt configuration (sources, lists and downloads under the cache)
@@ -200,23 +202,41 @@ need_release() {
 		die "Linux $1 is not cached (scripts/debian-kernel.sh fetch ${1%.*+*})"
 }
 
-# run-in DIR CWD CMD...: CMD in the chroot, in CWD, with the host's DIR
-# bind-mounted at the same path (and /dev, /proc), in a mount namespace of
-# its own that ends with CMD
+# run-in DIR[:DIR...] CWD CMD...: CMD in the chroot, in CWD, with the host's
+# DIRs bind-mounted at the same paths (and /dev, /proc), in a mount
+# namespace of its own that ends with CMD
 run_in() {
-	local dir=$1 cwd=$2
+	local dirs=$1 cwd=$2 d
 	shift 2
-	[ -d "$dir" ] || die "run-in: $dir is not a directory"
+	for d in ${dirs//:/ }; do
+		[ -d "$d" ] || die "run-in: $d is not a directory"
+	done
 	# shellcheck disable=SC2016
 	$SUDO unshare -m sh -euc '
-		chroot=$1 dir=$2 cwd=$3; shift 3
-		mkdir -p "$chroot$dir"
-		mount --bind "$dir" "$chroot$dir"
+		chroot=$1 dirs=$2 cwd=$3; shift 3
+		for d in $(echo "$dirs" | tr : " "); do
+			mkdir -p "$chroot$d"
+			mount --bind "$d" "$chroot$d"
+		done
 		mount --rbind /dev "$chroot/dev"
 		mount -t proc proc "$chroot/proc"
 		exec chroot "$chroot" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LC_ALL=C.UTF-8 \
 			sh -c "cd \"\$0\" && exec \"\$@\"" "$cwd" "$@"
-	' sh "$CHROOT" "$dir" "$cwd" "$@"
+	' sh "$CHROOT" "$dirs" "$cwd" "$@"
+}
+
+# make-in -C KDIR M=DIR ARGS...: make for a kernel tree that lives outside
+# the chroot (the 7.3 debug kernel's) with the chroot's compiler and libc
+make_in() {
+	local k= m= a prev=
+	for a in "$@"; do
+		[ "$prev" != -C ] || k=$a
+		case $a in M=*) m=${a#M=} ;; esac
+		prev=$a
+	done
+	[ -n "$k" ] && [ -d "$k" ] || die "make-in needs -C KDIR of an existing directory"
+	[ -n "$m" ] && [ -d "$m" ] || die "make-in needs M=DIR of an existing directory"
+	run_in "$k:$m" / make "$@"
 }
 
 # make in the chroot for RELEASE: the M= directory is bind-mounted in
@@ -253,8 +273,16 @@ chroot_install() {
 		{ tail -n 20 "$CACHE/apt-install.log" >&2; die "cannot install$missing in the chroot"; }
 }
 
+# one at a time changes the cache (the chroot's apt and dpkg, the downloads):
+# CI fetches kernels while the debug kernel's source is installed
+lock() {
+	$SUDO mkdir -p "$CACHE"
+	exec 8>>"$CACHE/.lock"
+	flock 8
+}
+
 case "${1:-}" in
-fetch) fetch "${2:-}" ;;
+fetch) lock; fetch "${2:-}" ;;
 kver)
 	v=$(cached_newest "${2:-}")
 	[ -n "$v" ] || die "no ${2:-} kernel is cached (scripts/debian-kernel.sh fetch ${2:-})"
@@ -264,9 +292,10 @@ kdir) need_release "${2:-}"; echo "$CHROOT/usr/src/linux-headers-$2" ;;
 image) need_release "${2:-}"; echo "$CACHE/$2/root/usr/lib/modules/$2/vmlinuz" ;;
 modroot) need_release "${2:-}"; echo "$CACHE/$2/root" ;;
 make) shift; chroot_make "$@" ;;
+make-in) shift; chroot_ready || die "no build chroot (debian-kernel.sh fetch)"; make_in "$@" ;;
 list) cached ;;
 chroot-dir) echo "$CHROOT" ;;
-chroot-install) shift; chroot_install "$@" ;;
+chroot-install) shift; lock; chroot_install "$@" ;;
 run) shift; chroot_ready || die "no build chroot (debian-kernel.sh fetch)"; in_chroot "$@" ;;
 run-in) shift; chroot_ready || die "no build chroot (debian-kernel.sh fetch)"; run_in "$@" ;;
 *)

@@ -203,6 +203,9 @@ kmake)
 	v=$(choose_kver)
 	if is_cached "$v"; then
 		echo "$DEBIAN_SH make $v"
+	elif is_debug "$v" && [ "${v%%.*}" -ge 7 ]; then
+		# the 7.3 debug kernel was built in the chroot: its tools need it
+		echo "$DEBIAN_SH make-in"
 	else
 		echo make
 	fi

@@ -117,6 +117,12 @@ struct inode *p2pdax_alloc_inode(void)
 
 	if (!IS_ERR(inode)) {
 		inode->i_flags |= S_DAX;
+		/*
+		 * A char device inode, like device-dax's: memory-failure
+		 * (dax_lock_folio()) then takes the folio's mapping as it is
+		 * and signals the processes that map the poisoned page.
+		 */
+		inode->i_mode = S_IFCHR | 0600;
 		inode->i_mapping->a_ops = &p2pdax_aops;
 	}
 	return inode;

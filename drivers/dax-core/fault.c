@@ -36,6 +36,22 @@ static void p2pdax_folio_set_owner(struct p2pdax_dev *ddev, unsigned long pfn,
 	folio->index = pgoff - (pfn - folio_pfn(folio));
 }
 
+/*
+ * A page memory-failure marked poisoned (a machine check on the card, or
+ * MADV_HWPOISON) is never mapped again, and never zeroed: reading it would
+ * consume the poison.  The mark lives as long as the struct page, i.e. until
+ * the card is unbound.
+ */
+static bool p2pdax_poisoned(unsigned long pfn, unsigned long nr)
+{
+	unsigned long i;
+
+	for (i = 0; i < nr; i++)
+		if (PageHWPoison(pfn_to_page(pfn + i)))
+			return true;
+	return false;
+}
+
 static vm_fault_t p2pdax_huge_fault(struct vm_fault *vmf, P2PDAX_FAULT_ARG)
 {
 	unsigned long fault_size = 1UL << p2pdax_fault_shift(p2pdax_fault_arg);
@@ -95,6 +111,10 @@ static vm_fault_t p2pdax_huge_fault(struct vm_fault *vmf, P2PDAX_FAULT_ARG)
 	phys = __p2pdax_pgoff_to_phys(ddev, pgoff);
 	if (phys == PHYS_ADDR_MAX) {
 		ret = VM_FAULT_SIGBUS;
+		goto out;
+	}
+	if (p2pdax_poisoned(PHYS_PFN(phys), fault_size >> PAGE_SHIFT)) {
+		ret = fault_size > PAGE_SIZE ? VM_FAULT_FALLBACK : VM_FAULT_HWPOISON;
 		goto out;
 	}
 	/* Nothing is mapped before it is zeroed (see alloc.c). */

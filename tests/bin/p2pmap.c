@@ -41,6 +41,11 @@
  *   p2pmap hold DEV LEN               map and write LEN bytes, print "mapped",
  *                                     wait for end of file on stdin, write
  *                                     again and print "OK" or "SIGBUS"
+ *   p2pmap poison DEV OFF             map the 4 KiB page at OFF, write it and
+ *                                     madvise(MADV_HWPOISON) it (root): print
+ *                                     "madvise OK" or the errno name, then
+ *                                     "SIGBUS code N" if memory-failure
+ *                                     signalled this process
  *
  * The pattern is a function of the device offset of each 8-byte word, so a
  * range can be checked wherever it landed physically.  Exit 0 on success,
@@ -444,6 +449,35 @@ static int cmd_hold(char **a)
 	return 0;
 }
 
+static volatile int bus_code = -1;
+
+static void on_sigbus_info(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig;
+	(void)uc;
+	bus_code = si->si_code;
+}
+
+static int cmd_poison(char **a)
+{
+	uint64_t off = num(a[1]);
+	volatile char *p = map(a[0], off, 4096, PROT_READ | PROT_WRITE);
+	struct sigaction sa;
+	int rc;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_sigbus_info;
+	sa.sa_flags = SA_SIGINFO;
+	sigaction(SIGBUS, &sa, NULL);
+	p[0] = 1;
+	rc = madvise((void *)p, 4096, 100 /* MADV_HWPOISON */);
+	printf("madvise %s\n", rc ? strerror(errno) : "OK");
+	if (bus_code >= 0)
+		printf("SIGBUS code %d\n", bus_code);
+	/* the page is gone from this mapping: never touched again */
+	return rc ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : "";
@@ -474,6 +508,8 @@ int main(int argc, char **argv)
 		return cmd_moved(a);
 	if (!strcmp(cmd, "hold") && n == 2)
 		return cmd_hold(a);
+	if (!strcmp(cmd, "poison") && n == 2)
+		return cmd_poison(a);
 	if (!strcmp(cmd, "revoke") && n == 3)
 		return cmd_revoke(a);
 	fprintf(stderr, "usage: see the comment at the top of tests/bin/p2pmap.c\n");
