@@ -91,7 +91,7 @@ p1() {
 }
 p1 4096 4K
 if maps_refcounted; then
-	p1 2097152 2M ", min_align 4K region (6.15+: 4 KiB entries)"
+	p1 2097152 2M " on a min_align 4K region (6.15+: 4 KiB entries)"
 	p2p_unbind "$a"
 	echo 2M >/sys/module/iopmem/parameters/min_align
 	p2p_bind "$a" || { echo "bench: cannot bind the card at min_align 2M" >&2; exit 1; }
@@ -241,8 +241,12 @@ else
 	for al in 4096:4K 2097152:2M 1073741824:1G; do
 		b=${al%%:*} n=${al#*:}
 		echo "$b" >$P/min_align
-		read -r kpg tb < <(bind_cost 2)
-		read -r _ ts < <(bind_cost 1)
+		# $(...), not < <(...): read would return at bind_cost's first
+		# line, while its shrink and unbind still ran beside the next bind
+		o=$(bind_cost 2)
+		read -r kpg tb <<<"$o"
+		o=$(bind_cost 1)
+		read -r _ ts <<<"$o"
 		mpg=n/a
 		[[ $kpg =~ ^-?[0-9]+$ ]] && mpg=$(echo "scale=2; $kpg / 1024" | bc | sed 's/^\./0./; s/^-\./-0./')
 		row P8 "DRAM MiB per GiB of card, min_align $n (64 GiB card)" "$mpg" "${DAXMEM[$n]:-n/a}"
