@@ -43,7 +43,7 @@ help:
 	@echo "make check-guest KERNEL=6.1|6.12|7.2|7.3|debug [TESTS=\"carve rdma\"]   the tests that boot that kernel (guest suite, demo, bench)"
 	@echo "make check-smoke KERNEL=VER   the demo, carve, isolation, rdma, nvme and hot-unplug on that kernel"
 	@echo "make check-kernels   make check on 6.1, the guest suite on 6.12, 7.2, 7.3 and the debug kernel"
-	@echo "make debug-kernel    build the lockdep/KASAN/DEBUG_VM kernel (cached)"
+	@echo "make debug-kernel    build the lockdep/KASAN/DEBUG_VM/PAGE_TABLE_CHECK kernel from 7.3 (DEBUG_SOURCE=6.1: from 6.1; cached)"
 	@echo "make lint       checkpatch.pl --no-tree + sparse over the kernel code"
 	@echo "make modules_install   install the modules into /lib/modules/KVER/extra"
 
