@@ -6,7 +6,8 @@
 #   install-deps.sh [GROUP...]
 #     base   build, testbed, tests, demo (the default)
 #     deb    packaging: make deb, lintian, the package test
-#     fresh  scripts/fresh-machine.sh (debootstrap)
+#     fresh  scripts/fresh-machine.sh and the 7.x kernels' build chroot
+#            (debootstrap)
 #     6.12   Debian 12's linux-6.12 (bookworm-security): the newest
 #            linux-image/headers-6.12.*+deb12-amd64, for KERNEL=6.12
 #     debug  what scripts/debug-kernel.sh needs to build the lockdep/KASAN
@@ -95,15 +96,16 @@ has_candidate() {
 }
 
 PKGS=
+need_checkpatch=
 [ $# -gt 0 ] || set -- base
 for group in "$@"; do
 	case $group in
-	base) PKGS="$PKGS $BASE" ;;
-	deb) PKGS="$PKGS $BASE $DEB" ;;
+	base) PKGS="$PKGS $BASE" need_checkpatch=1 ;;
+	deb) PKGS="$PKGS $BASE $DEB" need_checkpatch=1 ;;
 	fresh) PKGS="$PKGS $FRESH" ;;
-	6.1) PKGS="$PKGS $BASE" ;;
+	6.1) PKGS="$PKGS $BASE" need_checkpatch=1 ;;
 	6.12) kernel_612 ;;
-	debug) PKGS="$PKGS $BASE $DEBUGK" ;;
+	debug) PKGS="$PKGS $BASE $DEBUGK" need_checkpatch=1 ;;
 	*)
 		echo "install-deps: unknown group '$group' (base, deb, fresh, 6.1, 6.12 or debug)" >&2
 		exit 2
@@ -145,4 +147,5 @@ if [ -n "$missing" ]; then
 else
 	echo "install-deps: all packages present"
 fi
-install_checkpatch
+# (from linux-source-6.1, which the groups with BASE install)
+[ -z "$need_checkpatch" ] || install_checkpatch
