@@ -52,6 +52,8 @@ struct p2pdax_region_info {
 struct p2pdax_region *devm_p2pdax_region_create(struct device *parent,
 						const struct p2pdax_region_info *info);
 int p2pdax_region_id(const struct p2pdax_region *region);
+int p2pdax_region_memory_failure(struct p2pdax_region *region,
+				 unsigned long pfn, unsigned long nr_pages);
 const char *p2pdax_cache_mode_name(enum p2pdax_cache_mode mode);
 
 #endif /* _P2PDAX_H */

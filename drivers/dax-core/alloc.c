@@ -333,6 +333,35 @@ void __p2pdax_revoke(struct p2pdax_dev *ddev, u64 start, u64 len)
 	p2pdax_flush_tlb_all();
 }
 
+/**
+ * p2pdax_dev_revoke_phys() - revoke a device's mappings of physical bytes
+ * @ddev: the device; its region is locked
+ * @start: physical address
+ * @len: bytes
+ *
+ * Whatever part of [@start, @start + @len) the device holds is unmapped
+ * from every process; the device keeps the memory (memory-failure).
+ */
+void p2pdax_dev_revoke_phys(struct p2pdax_dev *ddev, phys_addr_t start,
+			    u64 len)
+{
+	int i;
+
+	lockdep_assert_held(&ddev->region->lock);
+	down_write(&ddev->fault_sem);
+	for (i = 0; i < ddev->nr_extents; i++) {
+		struct p2pdax_extent *ext = &ddev->extents[i];
+		phys_addr_t lo = max_t(phys_addr_t, start, ext->res->start);
+		phys_addr_t hi = min_t(phys_addr_t, start + len - 1, ext->res->end);
+
+		if (lo > hi)
+			continue;
+		__p2pdax_revoke(ddev, ((u64)ext->pgoff << PAGE_SHIFT) +
+				(lo - ext->res->start), hi - lo + 1);
+	}
+	up_write(&ddev->fault_sem);
+}
+
 /*
  * Free space usable at @align: walk the gaps between the region's
  * allocations in address order and call @fn on each aligned piece until it
@@ -571,8 +600,7 @@ static unsigned long __p2pdax_dev_pinned(struct p2pdax_dev *ddev, u64 from)
 
 static int __p2pdax_dev_shrink(struct p2pdax_dev *ddev, u64 new_size)
 {
-	unsigned long pinned;
-	int tries;
+	unsigned long pinned, deadline;
 
 	lockdep_assert_held(&ddev->region->lock);
 	down_write(&ddev->fault_sem);
@@ -583,9 +611,11 @@ static int __p2pdax_dev_shrink(struct p2pdax_dev *ddev, u64 new_size)
 	 * With refcounted mappings, an unmap the tenant runs at this moment
 	 * (munmap, MADV_DONTNEED, exit) may have cleared entries the zap did
 	 * not see and hold their references until its TLB flush, microseconds
-	 * later.  Look again for a few milliseconds before calling them pins.
+	 * later.  Look again for up to 50 ms (whatever the device's size:
+	 * each look walks its struct pages) before calling them pins.
 	 */
-	for (tries = 0; pinned && P2PDAX_REFCOUNTED_MAPS && tries < 50; tries++) {
+	deadline = jiffies + msecs_to_jiffies(50);
+	while (pinned && P2PDAX_REFCOUNTED_MAPS && time_before(jiffies, deadline)) {
 		usleep_range(500, 1000);
 		pinned = __p2pdax_dev_pinned(ddev, new_size);
 	}

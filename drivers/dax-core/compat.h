@@ -35,6 +35,13 @@
 #else
 #define P2PDAX_REFCOUNTED_MAPS 0
 #endif
+/*
+ * 6.15 made ZONE_DEVICE mappings refcounted, certainly: probes that say
+ * otherwise read a Module.symvers that is missing or not this kernel's.
+ */
+#if !P2PDAX_REFCOUNTED_MAPS && KERNEL_VERSION(6, 15, 0) <= LINUX_VERSION_CODE
+#error "no vmf_insert_folio_pmd in Module.symvers of a 6.15+ kernel: is it missing?"
+#endif
 
 /* 6.2 made class->devnode() and ->dev_uevent() take a const struct device. */
 #if KERNEL_VERSION(6, 2, 0) <= LINUX_VERSION_CODE

@@ -102,29 +102,12 @@ void p2pdax_minor_put(int minor)
  * zapped without touching struct pages.  The file's own inode is a char
  * device, so long-term pins (RDMA) are still allowed.
  */
-/*
- * Refcounted mappings (compat.h) put device folios in the rmap with this
- * inode's mapping: zapping a dirty entry marks the folio dirty through it.
- * There is nothing to write back.
- */
-static const struct address_space_operations p2pdax_aops = {
-	.dirty_folio = noop_dirty_folio,
-};
-
 struct inode *p2pdax_alloc_inode(void)
 {
 	struct inode *inode = alloc_anon_inode(p2pdax_mnt->mnt_sb);
 
-	if (!IS_ERR(inode)) {
+	if (!IS_ERR(inode))
 		inode->i_flags |= S_DAX;
-		/*
-		 * A char device inode, like device-dax's: memory-failure
-		 * (dax_lock_folio()) then takes the folio's mapping as it is
-		 * and signals the processes that map the poisoned page.
-		 */
-		inode->i_mode = S_IFCHR | 0600;
-		inode->i_mapping->a_ops = &p2pdax_aops;
-	}
 	return inode;
 }
 

@@ -180,6 +180,8 @@ void p2pdax_region_put(struct p2pdax_region *region);
 phys_addr_t __p2pdax_pgoff_to_phys(struct p2pdax_dev *ddev, pgoff_t pgoff);
 void p2pdax_publish(struct p2pdax_region *region, phys_addr_t start, u64 len);
 void __p2pdax_revoke(struct p2pdax_dev *ddev, u64 start, u64 len);
+void p2pdax_dev_revoke_phys(struct p2pdax_dev *ddev, phys_addr_t start,
+			    u64 len);
 int p2pdax_zero_for_map(struct p2pdax_dev *ddev, phys_addr_t phys, u64 len);
 int __p2pdax_dev_resize(struct p2pdax_dev *ddev, u64 size);
 void __p2pdax_dev_release_extents(struct p2pdax_dev *ddev);

@@ -38,17 +38,21 @@ static void p2pdax_folio_set_owner(struct p2pdax_dev *ddev, unsigned long pfn,
 
 /*
  * A page memory-failure marked poisoned (a machine check on the card, or
- * MADV_HWPOISON) is never mapped again, and never zeroed: reading it would
- * consume the poison.  The mark lives as long as the struct page, i.e. until
- * the card is unbound.
+ * MADV_HWPOISON: region.c, p2pdax_region_memory_failure()) is never mapped
+ * again, and never zeroed: reading it would consume the poison.  The mark
+ * lives as long as the struct page, i.e. until the card is unbound.
  */
 static bool p2pdax_poisoned(unsigned long pfn, unsigned long nr)
 {
 	unsigned long i;
 
-	for (i = 0; i < nr; i++)
-		if (PageHWPoison(pfn_to_page(pfn + i)))
+	for (i = 0; i < nr; i++) {
+		struct page *page = pfn_to_page(pfn + i);
+
+		/* the generic handler marks a compound page's head */
+		if (PageHWPoison(page) || PageHWPoison(compound_head(page)))
 			return true;
+	}
 	return false;
 }
 

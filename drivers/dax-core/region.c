@@ -402,3 +402,41 @@ err_free_region:
 }
 EXPORT_SYMBOL_GPL(devm_p2pdax_region_create);
 
+/**
+ * p2pdax_region_memory_failure() - pages of a region are poisoned
+ * @region: the region
+ * @pfn: the first poisoned page
+ * @nr_pages: how many
+ *
+ * For the provider's dev_pagemap_ops.memory_failure, which memory-failure
+ * calls before its generic handler (a machine check on the card, or
+ * MADV_HWPOISON).  Every page is marked poisoned, so that it is never mapped
+ * or zeroed again (fault.c), and the device that holds it now, found from the
+ * extents under the region lock (never from the folio, which a concurrent
+ * shrink may be changing), has its mappings of it revoked: a holder gets
+ * SIGBUS (BUS_MCEERR_AR) at its next access.  A block no device holds is
+ * only marked; the mark goes with the block to whichever device takes it.
+ *
+ * Return: 0, or -ENXIO if the pages are not the region's.
+ */
+int p2pdax_region_memory_failure(struct p2pdax_region *region,
+				 unsigned long pfn, unsigned long nr_pages)
+{
+	phys_addr_t start = PFN_PHYS(pfn), end = PFN_PHYS(pfn + nr_pages);
+	struct p2pdax_dev *ddev;
+	unsigned long i;
+
+	if (!nr_pages || start < region->res.start || end - 1 > region->res.end)
+		return -ENXIO;
+	mutex_lock(&region->lock);
+	for (i = 0; i < nr_pages; i++)
+		SetPageHWPoison(pfn_to_page(pfn + i));
+	list_for_each_entry(ddev, &region->devs, list)
+		p2pdax_dev_revoke_phys(ddev, start, end - start);
+	mutex_unlock(&region->lock);
+	dev_warn(region->parent, "memory failure: %lu pages at pfn %#lx poisoned, never mapped again\n",
+		 nr_pages, pfn);
+	return 0;
+}
+EXPORT_SYMBOL_GPL(p2pdax_region_memory_failure);
+

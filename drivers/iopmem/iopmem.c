@@ -195,6 +195,57 @@ static enum p2pdax_cache_mode iopmem_effective_memtype(void *kaddr,
 	return want;
 }
 
+/**
+ * struct iopmem_pagemap - a bound card's ZONE_DEVICE map
+ * @pgmap: what devm_memremap_pages() maps
+ * @lock: protects @region against a memory failure in progress
+ * @region: the card's dax-core region while it exists, else NULL
+ */
+struct iopmem_pagemap {
+	struct dev_pagemap pgmap;
+	struct mutex lock;	/* protects: region */
+	struct p2pdax_region *region;
+};
+
+/*
+ * memory-failure (a machine check on the card, or MADV_HWPOISON) calls this
+ * before its generic handler, which would walk the folio's rmap while
+ * dax-core may be moving the block to another device: dax-core finds the
+ * holder under its own locks instead.  Before the region exists and after it
+ * is gone nothing maps the card: the pages are only marked.
+ */
+static int iopmem_memory_failure(struct dev_pagemap *pgmap, unsigned long pfn,
+				 unsigned long nr_pages, int mf_flags)
+{
+	struct iopmem_pagemap *ipm = container_of(pgmap, struct iopmem_pagemap,
+						  pgmap);
+	unsigned long i;
+	int rc = 0;
+
+	mutex_lock(&ipm->lock);
+	if (ipm->region)
+		rc = p2pdax_region_memory_failure(ipm->region, pfn, nr_pages);
+	else
+		for (i = 0; i < nr_pages; i++)
+			SetPageHWPoison(pfn_to_page(pfn + i));
+	mutex_unlock(&ipm->lock);
+	return rc;
+}
+
+static const struct dev_pagemap_ops iopmem_pagemap_ops = {
+	.memory_failure = iopmem_memory_failure,
+};
+
+/* Runs before the region's own teardown (devm order): waits for a failure. */
+static void iopmem_forget_region(void *data)
+{
+	struct iopmem_pagemap *ipm = data;
+
+	mutex_lock(&ipm->lock);
+	ipm->region = NULL;
+	mutex_unlock(&ipm->lock);
+}
+
 static int iopmem_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 {
 	struct iopmem_bar bars[IOPMEM_NUM_BARS];
@@ -202,6 +253,7 @@ static int iopmem_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	struct device *dev = &pdev->dev;
 	struct p2pdax_region *region;
 	enum iopmem_bar_verdict verdict;
+	struct iopmem_pagemap *ipm;
 	struct dev_pagemap *pgmap;
 	enum p2pdax_cache_mode mode = READ_ONCE(iopmem_cache);
 	int idx = READ_ONCE(iopmem_bar_param);
@@ -246,10 +298,13 @@ static int iopmem_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		return rc;
 	}
 
-	pgmap = devm_kzalloc(dev, sizeof(*pgmap), GFP_KERNEL);
-	if (!pgmap)
+	ipm = devm_kzalloc(dev, sizeof(*ipm), GFP_KERNEL);
+	if (!ipm)
 		return -ENOMEM;
+	mutex_init(&ipm->lock);
+	pgmap = &ipm->pgmap;
 	pgmap->type = MEMORY_DEVICE_GENERIC;
+	pgmap->ops = &iopmem_pagemap_ops;
 	pgmap->range = (struct range) {
 		.start = start,
 		.end = start + len - 1,
@@ -283,6 +338,12 @@ static int iopmem_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		dev_err(dev, "cannot create a p2pdax region: %pe\n", region);
 		return PTR_ERR(region);
 	}
+	mutex_lock(&ipm->lock);
+	ipm->region = region;
+	mutex_unlock(&ipm->lock);
+	rc = devm_add_action_or_reset(dev, iopmem_forget_region, ipm);
+	if (rc)
+		return rc;
 
 	dev_info(dev, "BAR %d (%llu MiB, %s, min_align %lu) is p2pdax region %d\n",
 		 idx, (unsigned long long)len >> 20,
