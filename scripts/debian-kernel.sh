@@ -10,15 +10,15 @@
 #   debian-kernel.sh image RELEASE  its kernel image (what run-vm boots)
 #   debian-kernel.sh modroot RELEASE  a root holding lib/modules/RELEASE
 #   debian-kernel.sh make RELEASE ARGS...  run make ARGS in the build chroot
-#                                   (the M= directory is bind-mounted in)
+#                                   (the M= directory is copied in and back)
 #   debian-kernel.sh list           every cached release
 #   debian-kernel.sh chroot-dir     the build chroot's directory
 #   debian-kernel.sh chroot-install PKG...   make the chroot, install PKGs in it
 #   debian-kernel.sh run CMD...     run CMD in the chroot
-#   debian-kernel.sh run-in DIR[:DIR...] CWD CMD...   run CMD in the chroot in
-#                                   CWD, with the host's DIRs bind-mounted
+#   debian-kernel.sh run-at CWD CMD...   run CMD in the chroot in CWD (host
+#                                   paths into the chroot become its own)
 #   debian-kernel.sh make-in -C KDIR M=DIR ARGS...   make in the chroot for a
-#                                   kernel tree outside it (the debug kernel)
+#                                   kernel tree in it (the 7.3 debug kernel)
 #
 # Nothing is installed on the host, and its apt sources are never changed:
 # a private apt configuration (sources, lists and downloads under the cache)
@@ -202,59 +202,65 @@ need_release() {
 		die "Linux $1 is not cached (scripts/debian-kernel.sh fetch ${1%.*+*})"
 }
 
-# run-in DIR[:DIR...] CWD CMD...: CMD in the chroot, in CWD, with the host's
-# DIRs bind-mounted at the same paths (and /dev, /proc), in a mount
-# namespace of its own that ends with CMD
-run_in() {
-	local dirs=$1 cwd=$2 d
-	shift 2
-	for d in ${dirs//:/ }; do
-		[ -d "$d" ] || die "run-in: $d is not a directory"
-	done
-	# shellcheck disable=SC2016
-	$SUDO unshare -m sh -euc '
-		chroot=$1 dirs=$2 cwd=$3; shift 3
-		for d in $(echo "$dirs" | tr : " "); do
-			mkdir -p "$chroot$d"
-			mount --bind "$d" "$chroot$d"
-		done
-		mount --rbind /dev "$chroot/dev"
-		mount -t proc proc "$chroot/proc"
-		exec chroot "$chroot" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LC_ALL=C.UTF-8 \
-			sh -c "cd \"\$0\" && exec \"\$@\"" "$cwd" "$@"
-	' sh "$CHROOT" "$dirs" "$cwd" "$@"
+# No bind mounts (a chroot inside a chroot cannot make its mounts private,
+# and a bind mount left behind by a killed build would put the host's files
+# under the cache): paths of the host that lie in the chroot are
+# translated, and a module directory is copied in, built, and copied back.
+# Only /proc is mounted in the chroot while a command runs there (objtool
+# reads it): each command mounts its own instance and unmounts the top one,
+# so commands that overlap leave none behind.
+
+# the chroot's name for a host path (every occurrence of the chroot's prefix)
+inner() {
+	echo "${1//"$CHROOT"/}"
 }
 
-# make-in -C KDIR M=DIR ARGS...: make for a kernel tree that lives outside
-# the chroot (the 7.3 debug kernel's) with the chroot's compiler and libc
-make_in() {
-	local k= m= a prev=
+# run-at CWD CMD...: CMD in the chroot, in CWD; host paths into the chroot,
+# in CWD and in every argument, become the chroot's own
+run_at() {
+	local cwd a rc= args=()
+	cwd=$(inner "$1")
+	shift
+	for a in "$@"; do
+		args+=("$(inner "$a")")
+	done
+	$SUDO mount -t proc proc "$CHROOT/proc" || die "cannot mount /proc in the build chroot"
+	in_chroot sh -c 'cd "$0" && exec "$@"' "$cwd" "${args[@]}" || rc=$?
+	$SUDO umount "$CHROOT/proc" 2>/dev/null || $SUDO umount -l "$CHROOT/proc" || true
+	return "${rc:-0}"
+}
+
+# kbuild -C KDIR M=DIR ARGS...: make in the chroot for a kernel tree in it;
+# DIR (a host directory) is copied to the same path in the chroot and back
+kbuild() {
+	local k= m= a prev= rc=0
 	for a in "$@"; do
 		[ "$prev" != -C ] || k=$a
 		case $a in M=*) m=${a#M=} ;; esac
 		prev=$a
 	done
-	[ -n "$k" ] && [ -d "$k" ] || die "make-in needs -C KDIR of an existing directory"
-	[ -n "$m" ] && [ -d "$m" ] || die "make-in needs M=DIR of an existing directory"
-	run_in "$k:$m" / make "$@"
+	[ -n "$k" ] && [ -d "$k" ] || die "make needs -C KDIR of an existing directory"
+	case $k in
+	"$CHROOT"/*) ;;
+	/usr/src/*) [ -d "$CHROOT$k" ] || die "make: $k is not in the build chroot" ;;
+	*) die "make: $k is not in the build chroot ($CHROOT)" ;;
+	esac
+	[ -n "$m" ] && [ -d "$m" ] || die "make needs M=DIR of an existing directory"
+	case $m in "$CHROOT"/*) die "make: M=$m must be outside the chroot" ;; esac
+	$SUDO mkdir -p "$CHROOT$m"
+	$SUDO cp -a "$m/." "$CHROOT$m/"
+	run_at / make "$@" || rc=$?
+	$SUDO cp -a "$CHROOT$m/." "$m/"
+	return "$rc"
 }
 
-# make in the chroot for RELEASE: the M= directory is bind-mounted in
+# make for RELEASE (its headers are in the chroot)
 chroot_make() {
-	local v=$1 m= a args=()
+	local v=$1 a args=()
 	shift
 	need_release "$v"
 	[ -d "$CHROOT/usr/src/linux-headers-$v" ] || die "no headers for $v in the build chroot (debian-kernel.sh fetch)"
-	# host paths of the chroot (kver.sh kdir's answer) are the chroot's own
-	for a in "$@"; do
-		case $a in
-		M=*) m=${a#M=} ;;
-		"$CHROOT"/*) a=${a#"$CHROOT"} ;;
-		esac
-		args+=("$a")
-	done
-	[ -n "$m" ] && [ -d "$m" ] || die "make needs M=DIR of an existing directory"
-	run_in "$m" / make "${args[@]}"
+	kbuild "$@"
 }
 
 chroot_install() {
@@ -292,14 +298,14 @@ kdir) need_release "${2:-}"; echo "$CHROOT/usr/src/linux-headers-$2" ;;
 image) need_release "${2:-}"; echo "$CACHE/$2/root/usr/lib/modules/$2/vmlinuz" ;;
 modroot) need_release "${2:-}"; echo "$CACHE/$2/root" ;;
 make) shift; chroot_make "$@" ;;
-make-in) shift; chroot_ready || die "no build chroot (debian-kernel.sh fetch)"; make_in "$@" ;;
+make-in) shift; chroot_ready || die "no build chroot (debian-kernel.sh fetch)"; kbuild "$@" ;;
 list) cached ;;
 chroot-dir) echo "$CHROOT" ;;
 chroot-install) shift; lock; chroot_install "$@" ;;
 run) shift; chroot_ready || die "no build chroot (debian-kernel.sh fetch)"; in_chroot "$@" ;;
-run-in) shift; chroot_ready || die "no build chroot (debian-kernel.sh fetch)"; run_in "$@" ;;
+run-at) shift; chroot_ready || die "no build chroot (debian-kernel.sh fetch)"; run_at "$@" ;;
 *)
-	echo "usage: debian-kernel.sh fetch|kver SERIES, kdir|image|modroot RELEASE, make RELEASE ARGS..., list, chroot-dir, chroot-install PKG..., run CMD..., run-in DIR CWD CMD..." >&2
+	echo "usage: debian-kernel.sh fetch|kver SERIES, kdir|image|modroot RELEASE, make RELEASE ARGS..., list, chroot-dir, chroot-install PKG..., run CMD..., run-at CWD CMD..., make-in ARGS..." >&2
 	exit 2
 	;;
 esac

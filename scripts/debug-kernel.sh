@@ -45,8 +45,10 @@ case $SOURCE in
 	ROOT=
 	;;
 7.3)
-	# the build runs in scripts/debian-kernel.sh's trixie chroot
+	# the build runs in scripts/debian-kernel.sh's trixie chroot, and its
+	# cache lives there (the same path inside and out, less the prefix)
 	ROOT=$("$DEBIAN_SH" chroot-dir)
+	CACHE=$ROOT/var/cache/iopmem/debug-kernel
 	;;
 *)
 	echo "debug-kernel.sh: IOPMEM_DEBUG_SOURCE=$SOURCE: 7.3 or 6.1" >&2
@@ -122,13 +124,13 @@ verify_config() {
 }
 
 # make, and any command, where this source builds: on the host (6.1), or in
-# the trixie chroot with the cache bind-mounted at the same path (7.3)
+# the trixie chroot, where its cache is (7.3)
 kmake() {
 	krun make "$@"
 }
 krun() {
 	if [ -n "$ROOT" ]; then
-		"$DEBIAN_SH" run-in "$CACHE" "$PWD" "$@"
+		"$DEBIAN_SH" run-at "$PWD" "$@"
 	else
 		"$@"
 	fi

@@ -23,7 +23,9 @@ purge	# a previous run that died half-way
 
 check "make deb" make -s -C "$TOP" deb
 check "dkms in the build chroot" "$DK" chroot-install dkms
-out=$("$DK" run-in "$D" / apt-get install -y -q "$D/iopmem-dkms_${ver}_all.deb" 2>&1) && rc=0 || rc=$?
+cp "$D/iopmem-dkms_${ver}_all.deb" "$C/tmp/"
+out=$("$DK" run-at / apt-get install -y -q "/tmp/iopmem-dkms_${ver}_all.deb" 2>&1) && rc=0 || rc=$?
+rm -f "$C/tmp/iopmem-dkms_${ver}_all.deb"
 check_eq "apt-get install iopmem-dkms on Debian 13 (the chroot)" 0 "$rc"
 [ "$rc" = 0 ] || echo "$out" | tail -n 30 | sed 's/^/#   /'
 status=$("$DK" run dkms status iopmem 2>&1)
@@ -35,17 +37,16 @@ ko_iop=$(ls "$mods"/iopmem.ko* 2>/dev/null | head -n 1)
 check "the dkms modules are in updates/dkms ($(basename "${ko_dax:-none}") $(basename "${ko_iop:-none}"))" \
 	test -n "$ko_dax" -a -n "$ko_iop"
 check_eq "built for $kver (vermagic)" "$kver" "$(modinfo -F vermagic "$ko_iop" 2>/dev/null | awk '{ print $1 }')"
-src_dax=$(modinfo -F srcversion "$ko_dax" 2>/dev/null)
-src_iop=$(modinfo -F srcversion "$ko_iop" 2>/dev/null)
 
-# a 7.3 guest loads those files, then the carve test runs on them
+# a 7.3 guest loads those files (insmod of the dkms paths: carve.sh then
+# finds the modules loaded and loads no others), then the carve test runs
 out=$("$TOP/scripts/qemu/run-vm" --kernel 7.3 --outdir "$TOP/build/vm/package-7.3" --bar 256M -- \
 	bash -c "insmod '$ko_dax' && insmod '$ko_iop' &&
-		echo \"srcversion \$(cat /sys/module/dax_core/srcversion) \$(cat /sys/module/iopmem/srcversion)\" &&
+		echo \"dkms modules loaded: \$(grep -cE '^(dax_core|iopmem) ' /proc/modules)\" &&
 		'$TOP/tests/tap-run' '$TOP/tests/guest/carve.sh'" 2>&1) && rc=0 || rc=$?
 echo "$out" | sed 's/^/    /'
 check_eq "7.3 guest with the dkms-built modules exits 0" 0 "$rc"
-check_match "the guest ran the dkms-built dax_core and iopmem" "srcversion $src_dax $src_iop" "$out"
+check_match "the guest loaded the dkms-built dax_core and iopmem" "dkms modules loaded: 2" "$out"
 check "the carve test passed on them" grep -qE '^ok 1 - carve' <<<"$out"
 check_eq "no failed checks in the guest" "" "$(echo "$out" | grep -E '^ *not ok' || true)"
 

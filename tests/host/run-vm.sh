@@ -67,7 +67,7 @@ rc=0; "$RUNVM" -q --outdir "$out" -- sh -c 'echo "WARNING: CPU: 0 PID: 1 at test
 check_eq "warning on the console exits 254" 254 "$rc"
 msg=$("$RUNVM" -q --outdir "$out" --kernel 9.9 -- true 2>&1) && rc=0 || rc=$?
 check_eq "--kernel 9.9: refused before booting (exit 2)" 2 "$rc"
-check_match "...saying which kernels it takes" "KERNEL=9.9: use 6.1, 6.12, debug or a full release" "$msg"
+check_match "...saying which kernels it takes" "KERNEL=9.9: use 6.1, 6.12, 7.2, 7.3, debug, debug-6.1 or a full release" "$msg"
 msg=$("$RUNVM" -q --outdir "$out" --kernel 6.1.0-0-nosuch -- true 2>&1) && rc=0 || rc=$?
 check_match "--kernel with a release that is not installed: refused" "guest kernel /boot/vmlinuz-6.1.0-0-nosuch not found" "$msg"
 rc=0; "$RUNVM" -q --outdir "$out" -- sh -c 'echo "mm/pgtable-generic.c:53: bad pud 00000000c0ffee00(80000001c00008e7)" >/dev/kmsg' 2>/dev/null || rc=$?
