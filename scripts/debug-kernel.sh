@@ -130,7 +130,11 @@ kmake() {
 }
 krun() {
 	if [ -n "$ROOT" ]; then
-		"$DEBIAN_SH" run-at "$PWD" "$@"
+		# the chroot has the cache, not the directory this runs from
+		case $PWD in
+		"$ROOT"/*) "$DEBIAN_SH" run-at "$PWD" "$@" ;;
+		*) "$DEBIAN_SH" run-at / "$@" ;;
+		esac
 	else
 		"$@"
 	fi
