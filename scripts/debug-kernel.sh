@@ -212,6 +212,8 @@ build() {
 	# drop the objects
 	kmake -C "$src" clean >>"$tmp/build.log" 2>&1
 	echo "$rel" >"$tmp/release"
+	# (a directory left at $d without a kernel in it would take $tmp in)
+	rm -rf "$d"
 	mv "$tmp" "$d"
 	echo "debug-kernel.sh: built $rel in $(($(date +%s) - t0)) s: $d"
 }
