@@ -227,10 +227,12 @@ check-guest:
 	tests/run-tests $(GUEST_TESTS)
 
 # What CI (.ci/run) runs on the debug kernel: carving, bad input, tenants
-# and pins, racing resizes, RDMA into carved devices, a memory failure
-# (poison: the provider's memory_failure op and its locks), binding and
-# unloading with devices open and mapped, hot-unplug of a mapped and pinned
-# card.
+# and pins, racing resizes (carve-stress: shrinks under faulting touchers),
+# revocation racing tenants' mapping changes (carve-churn), revoked ranges
+# probed block by block after mprotect/mremap/madvise/fork (isolation), RDMA
+# into carved devices, a memory failure (poison: the provider's
+# memory_failure op and its locks), binding and unloading with devices open
+# and mapped, hot-unplug of a mapped and pinned card.
 # Guests of the debug kernel run about three to five times slower than
 # Debian's; check-kernels runs every guest test on it.
 # The hot-unplug test runs 5 of its 20 cycles there (each takes 20-30 s).
@@ -239,7 +241,7 @@ check-guest:
 # carve-input 200, carve-tenants 160, carve 140, the 5 hot-unplug cycles
 # 140-300, iopmem-bind 90, carve-stress 50; a boot about 60);
 # make ci-debug runs both, one after the other.
-CI_DEBUG_TESTS_1 := carve-input rdma poison
+CI_DEBUG_TESTS_1 := carve-input rdma poison carve-churn isolation
 CI_DEBUG_TESTS_2 := carve carve-tenants carve-stress iopmem-bind iopmem-hotplug
 CI_DEBUG_TESTS := $(CI_DEBUG_TESTS_1) $(CI_DEBUG_TESTS_2)
 CI_DEBUG_HOTPLUG_CYCLES := 5

@@ -137,30 +137,37 @@ for ((k = 1; k < 128; k += 2)); do del_dev "${fill[$k]}"; done
 rxe_setup >/dev/null 2>&1
 iters=200
 [ "$Q" = 1 ] && iters=20
-# perf TOOL [MMAP_DEV]: MB/s of one perftest run; tried up to three times, as
-# a run that lost its connection prints nothing or 0.00
+# perf TOOL [MMAP_DEV]: MB/s of one perftest run.  Only a run that failed
+# setting up its connection (tests/common's perftest_retryable) is tried
+# again, up to three times; any other failure is the figure "failed" (and
+# fails tests/host/bench.sh's P3 check), its output shown
 perf() {
 	local k v
 	for k in 1 2 3; do
 		v=$(perf_once "$@")
 		[[ $v =~ ^[0-9.]+$ ]] && [ "$(echo "$v > 0" | bc)" = 1 ] && { echo "$v"; return; }
-		echo "bench: $1 ${2:-DRAM} try $k gave '${v}'" >&2
+		echo "bench: $1 ${2:-DRAM} try $k gave no figure:" >&2
+		sed 's/^/bench:   /' "$IOPMEM_RESULTS/perf.log" >&2
+		perftest_retryable "$(<"$IOPMEM_RESULTS/perf.log")" || break
 	done
-	echo "${v:-0}"
+	echo failed
 }
-perf_once() {	# perf_once TOOL [MMAP_DEV]
-	local srv mm=()
+perf_once() {	# perf_once TOOL [MMAP_DEV]; both sides' output in perf.log
+	local srv mm=() out
 	[ -n "${2:-}" ] && mm=(--mmap="$2")
-	"$1" -d rxe0 -x 1 -F -s $M -n $iters "${mm[@]}" >/dev/null 2>&1 &
+	"$1" -d rxe0 -x 1 -F -s $M -n $iters "${mm[@]}" >"$IOPMEM_RESULTS/perf-srv.log" 2>&1 &
 	srv=$!
 	for _ in 1 2 3 4 5 6 7 8 9 10; do	# until the server listens
 		sleep 1
 		out=$(timeout 300 "$1" -d rxe0 -x 1 -F -s $M -n $iters 192.0.2.1 2>&1)
-		[[ $out == *"Couldn't connect"* ]] || break
+		[[ $out == *"Couldn't connect to"* ]] || break
 	done
-	echo "$out" | awk '$1 == 1048576 { print $4 }'
 	wait "$srv"
+	{ echo "client:"; tail -n 5 <<<"$out"; echo "server:"; tail -n 5 "$IOPMEM_RESULTS/perf-srv.log"; } \
+		>"$IOPMEM_RESULTS/perf.log"
+	echo "$out" | awk '$1 == 1048576 { print $4 }'
 }
+medf() { if [[ " $* " == *" failed "* ]]; then echo failed; else med "$@"; fi; }
 d=$(new_dev 2097152 $((2 * M)))
 for t in ib_write_bw ib_read_bw; do
 	c=() x=() r=()
@@ -169,8 +176,9 @@ for t in ib_write_bw ib_read_bw; do
 		x+=("$(perf $t "$(dax 2097152)")")
 		r+=("$(perf $t)")
 	done
-	row P3 "$t MB/s into carved vs device-dax" "$(med "${c[@]}")" "$(med "${x[@]}")" "spread $(rng "${c[@]}") / $(rng "${x[@]}")"
-	row P3 "$t MB/s into carved vs DRAM" "$(med "${c[@]}")" "$(med "${r[@]}")" "DRAM spread $(rng "${r[@]}")"
+	# (one failed run makes the figure "failed", not a median of the rest)
+	row P3 "$t MB/s into carved vs device-dax" "$(medf "${c[@]}")" "$(medf "${x[@]}")" "spread $(rng "${c[@]}") / $(rng "${x[@]}")"
+	row P3 "$t MB/s into carved vs DRAM" "$(medf "${c[@]}")" "$(medf "${r[@]}")" "DRAM spread $(rng "${r[@]}")"
 done
 del_dev "$d"
 
@@ -288,6 +296,8 @@ del_dev "$d"
 
 # ---- output ----------------------------------------------------------------------------------------
 {
+	# (which kernel: the figures, and which rows there are, depend on it)
+	echo "kernel $(uname -r), QUICK=$Q"
 	printf '%-3s %-52s %12s %12s %8s  %s\n' id measure p2pdax device-dax ratio spread
 	for r in "${rows[@]}"; do
 		IFS='|' read -r i m x y z s <<<"$r"

@@ -30,18 +30,23 @@ p2p_setup
 check "card bound" test -d "$R"
 
 # perftest over the link: the server's buffer is DEV at OFF (b), or the client (a).
-# Up to three tries on each side, said in the output, as bench/guest.sh
-# does: with the two cores overloaded, a run once lost its connection (the
-# client printed no result, the server failed); the bytes themselves are
-# checked by p2pnet above, on the host.  A server that failed listens again;
-# a client that got no figure connects again.
+# Only a failure to set up perftest's connection (tests/common's
+# perftest_retryable: with the two cores overloaded, the other side may not
+# be listening yet, or a socket exchange may be lost) is tried again, up to
+# three times on each side, said in the output; a registration or data
+# failure fails at once.  A server whose setup failed listens again; a
+# client whose setup failed connects again.
 perf_server() {
-	local k
+	local k out rc
 	for k in 1 2 3; do
+		rc=0
 		timeout 300 ib_write_bw -d rxe0 -x 1 -F -s $((1 * M)) -n 50 --mmap="$1" --mmap-offset="$2" \
-			>/run/iopmem/perf.log 2>&1 && return 0
-		echo "# ib_write_bw server: try $k failed:"
-		tail -n 4 /run/iopmem/perf.log | sed 's/^/#   /'
+			>/run/iopmem/perf.log 2>&1 || rc=$?
+		[ "$rc" = 0 ] && return 0
+		out=$(</run/iopmem/perf.log)
+		echo "# ib_write_bw server: try $k failed (exit $rc):"
+		tail -n 4 <<<"$out" | sed 's/^/#   /'
+		perftest_retryable "$out" || { echo "# ...not while setting up its connection: not tried again"; return 1; }
 	done
 	return 1
 }
@@ -51,13 +56,14 @@ perf_client() {
 		for _ in $(seq 60); do
 			rc=0
 			out=$(timeout 300 ib_write_bw -d rxe0 -x 1 -F -s $((1 * M)) -n 50 "$peer" 2>&1) || rc=$?
-			[[ $out == *"Couldn't connect"* ]] || break
+			[ "$rc" != 0 ] && [[ $out == *"Couldn't connect to"* ]] || break
 			sleep 1
 		done
 		bw=$(echo "$out" | awk '$1 == 1048576 { print $4 }')
 		[ -n "$bw" ] && [ "$rc" = 0 ] && { echo "$bw"; return 0; }
 		echo "# ib_write_bw client: try $k gave no figure (exit $rc):" >&2
 		echo "$out" | tail -n 4 | sed 's/^/#   /' >&2
+		perftest_retryable "$out" || { echo "# ...not while setting up its connection: not tried again" >&2; return 1; }
 	done
 	return 1
 }
@@ -80,7 +86,9 @@ if [ "$IOPMEM_ROLE" = b ]; then
 	check "T2's server: the peer connected and hung up" wait "$s2"
 	sed 's/^/# /' /run/iopmem/s1.log /run/iopmem/s2.log
 	check "host a's RDMA WRITE is in T1 (host file, 16 MiB)" check_range "$a" "$T1" 11 0 $((16 * M))
-	check "T2 is as its tenant left it after the cross-tenant attempts (host file)" \
+	# (rxe's MR bounds refuse the peer's RDMA beyond T1's MR; what this
+	# checks of iopmem is T2's bytes in the card)
+	check "T2's bytes in the card unchanged after the peer's RDMA beyond T1's MR (host file)" \
 		check_range "$a" "$T2" 7 0 $((16 * M))
 
 	check "ib_write_bw --mmap=/dev/$T1 server: exits 0" perf_server "/dev/$T1" $((24 * M))

@@ -12,8 +12,10 @@
  *     or 2 MiB alignment, so extents interleave with the other tenants'),
  *     and now and then shrinks it to 0, deletes it and carves a new one;
  *   - the toucher maps whatever the device is now and, page by page, reads
- *     a word and writes its own: every word it reads must be zero or its
- *     own (tenant id and device offset), never another tenant's.  A SIGBUS
+ *     the first and the last word and writes its own: every word it reads
+ *     must be zero or its own (tenant id, device number, device offset),
+ *     never another tenant's nor one this tenant wrote into an earlier
+ *     device (device numbers are never reused).  A SIGBUS
  *     (its range was revoked under it) makes it map again.  After each
  *     pass it changes its mapping as a tenant may, racing the revocations:
  *     MADV_DONTNEED on a piece, mprotect read-only and back, mremap to a new
@@ -24,6 +26,11 @@
  * and every byte a tenant can see is checked.  Prints one line per tenant
  * and "violations: N"; exits 1 if N > 0 or nothing was touched.  The
  * devices it made are deleted at the end.
+ *
+ * P2PCHURN_PLANT=1 plants the fault the device number is there to catch:
+ * on its first pass over a new device, a toucher first writes the words
+ * of its previous device into it, as memory that was not scrubbed would
+ * hold them; the run must then report violations.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -164,10 +171,23 @@ static void destroy(struct tenant *t)
 	sysfs_write(p, name);
 }
 
-static uint64_t word_of(int tenant, uint64_t devoff)
+/* the word tenant @tenant writes at @devoff of its device p2pdaxR.@devno */
+static uint64_t word_of(int tenant, uint64_t devno, uint64_t devoff)
 {
-	return ((uint64_t)(0xa0 | tenant) << 56) | devoff;
+	return ((uint64_t)(0xa0 | tenant) << 56) | (devno & 0xffffff) << 32 |
+	       (devoff & 0xffffffff);
 }
+
+/* N of p2pdaxR.N */
+static uint64_t devno_of(const char *name)
+{
+	const char *dot = strrchr(name, '.');
+
+	return dot ? strtoull(dot + 1, NULL, 10) : 0;
+}
+
+/* the words checked and written in each page: its first and its last */
+#define LAST_WORD	(4096 - 8)
 
 static void *resizer(void *arg)
 {
@@ -197,19 +217,23 @@ static void *resizer(void *arg)
 }
 
 /*
- * A child of the toucher: every word at a page start must be zero or the
- * tenant's own.  Exit 0 (clean), 1 (a violation); SIGBUS kills it.
+ * A child of the toucher: the first and last words of every page must be
+ * zero or the tenant's own.  Exit 0 (clean), 1 (a violation); SIGBUS kills
+ * it.
  */
-static void check_child(struct tenant *t, volatile uint64_t *p, uint64_t size)
+static void check_child(struct tenant *t, uint64_t devno, volatile uint64_t *p,
+			uint64_t size)
 {
-	uint64_t off;
+	uint64_t off, w;
 
 	signal(SIGBUS, SIG_DFL);
 	for (off = 0; off < size; off += 4096) {
-		uint64_t got = p[off / 8];
+		for (w = off; w <= off + LAST_WORD; w += LAST_WORD) {
+			uint64_t got = p[w / 8];
 
-		if (got && got != word_of(t->id, off))
-			_exit(1);
+			if (got && got != word_of(t->id, devno, w))
+				_exit(1);
+		}
 	}
 	_exit(0);
 }
@@ -218,8 +242,9 @@ static void check_child(struct tenant *t, volatile uint64_t *p, uint64_t size)
  * Change the mapping the way a tenant may, while the resizer revokes
  * under it; return where the mapping is now (mremap moves it).
  */
-static volatile uint64_t *mangle(struct tenant *t, volatile uint64_t *p,
-				 uint64_t size, unsigned int *seedp)
+static volatile uint64_t *mangle(struct tenant *t, uint64_t devno,
+				 volatile uint64_t *p, uint64_t size,
+				 unsigned int *seedp)
 {
 	uint64_t off = (rand_r(seedp) % (size / t->align)) * t->align;
 	int status;
@@ -246,7 +271,7 @@ static volatile uint64_t *mangle(struct tenant *t, volatile uint64_t *p,
 	default:
 		pid = fork();
 		if (pid == 0)
-			check_child(t, p, size);
+			check_child(t, devno, p, size);
 		if (pid < 0 || waitpid(pid, &status, 0) != pid)
 			break;
 		atomic_fetch_add(&t->mangles[3], 1);
@@ -270,7 +295,10 @@ static void *toucher(void *arg)
 	char path[64], name[32];
 	unsigned int seedp = 0x7654321u * (t->id + 1);
 	struct sigaction sa;
-	uint64_t off;
+	uint64_t off, w;
+	volatile uint64_t devno = 0;	/* of the device mapped; lives across siglongjmp() */
+	volatile uint64_t planted = 0;	/* P2PCHURN_PLANT: the device planted into */
+	int plant = getenv("P2PCHURN_PLANT") && atoi(getenv("P2PCHURN_PLANT"));
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_sigbus;
@@ -304,19 +332,27 @@ static void *toucher(void *arg)
 			atomic_fetch_add(&t->sigbus, 1);
 			continue;
 		}
+		if (plant && devno && devno != devno_of(name) && planted != devno_of(name)) {
+			planted = devno_of(name);
+			for (off = 0; off < size; off += 4096)
+				for (w = off; w <= off + LAST_WORD; w += LAST_WORD)
+					p[w / 8] = word_of(t->id, devno, w);
+		}
+		devno = devno_of(name);
 		for (off = 0; off < size && !atomic_load(&stop); off += 4096) {
-			uint64_t got = p[off / 8];
+			for (w = off; w <= off + LAST_WORD; w += LAST_WORD) {
+				uint64_t got = p[w / 8];
 
-			if (got && got != word_of(t->id, off)) {
-				if (atomic_fetch_add(&t->violations, 1) < 5)
+				if (got && got != word_of(t->id, devno, w) &&
+				    atomic_fetch_add(&t->violations, 1) < 5)
 					fprintf(stderr, "tenant %d: %s offset %#" PRIx64 " holds %#" PRIx64 "\n",
-						t->id, name, off, got);
+						t->id, name, w, got);
+				p[w / 8] = word_of(t->id, devno, w);
 			}
-			p[off / 8] = word_of(t->id, off);
 			atomic_fetch_add(&t->pages, 1);
 		}
 		if (!atomic_load(&stop))
-			p = mangle(t, p, size, &seedp);
+			p = mangle(t, devno, p, size, &seedp);
 	}
 	if (p)
 		munmap((void *)p, size);

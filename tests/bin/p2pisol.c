@@ -17,11 +17,17 @@
  *
  * Then the device is shrunk to NEWSIZE through SIZEFILE (0: everything is
  * revoked) and the process that holds the changed mapping probes, in place,
- * with a SIGBUS handler: a byte below NEWSIZE must still read what it wrote,
- * the first byte at NEWSIZE and the last byte of the old mapping must raise
- * SIGBUS.  Output, one line each: "op OK", "below: OK" (when NEWSIZE > 0),
- * "at: SIGBUS", "end: SIGBUS"; any other word is a failure.  Exit 0 when the
- * program ran (the caller checks the lines), 1 on a setup failure.
+ * with a SIGBUS handler, one byte in every block of the whole mapping (a
+ * block: 4 KiB in a mapping of up to 64 MiB, else 2 MiB, the largest entry
+ * a device is mapped with, probed at a different 4 KiB page in each): below
+ * NEWSIZE each must still read what it wrote, from NEWSIZE on each must
+ * raise SIGBUS, and so must the mapping's last byte.  A zap that misses an
+ * interior entry of the revoked range fails.  Output, one line each:
+ * "op OK", "below: OK N/N" (N blocks read back; when NEWSIZE > 0),
+ * "revoked: SIGBUS M/M" (M blocks), "end: SIGBUS"; a count that differs
+ * (SIGBUS below NEWSIZE, a byte read or written above it) is a failure.
+ * Exit 0 when the program ran (the caller checks the lines), 1 on a setup
+ * failure.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -93,13 +99,34 @@ static void *aligned_hole(uint64_t len, uint64_t align)
 	return (void *)a;
 }
 
+/* the block size probes use: see the head of this file */
+static uint64_t probe_step(uint64_t size)
+{
+	return size <= (64ULL << 20) ? 4096 : 2ULL << 20;
+}
+
+/* the offset probed in block @i of @step bytes: a different page in each */
+static uint64_t probe_off(uint64_t i, uint64_t step)
+{
+	return i * step + (i * 7919 % (step / 4096)) * 4096;
+}
+
 static void probes(volatile unsigned char *p, uint64_t size, uint64_t newsize)
 {
-	unsigned char want = (unsigned char)(0x5a ^ ((newsize - 4096) >> 12));
+	uint64_t step = probe_step(size), i, n, ok = 0;
 
+	n = newsize / step;
+	for (i = 0; i < n; i++) {
+		uint64_t off = probe_off(i, step);
+
+		ok += !strcmp(probe(p + off, -1, (unsigned char)(0x5a ^ (off >> 12))), "OK");
+	}
 	if (newsize)
-		printf("below: %s\n", probe(p + newsize - 4096, -1, want));
-	printf("at: %s\n", probe(p + newsize, 0x77, 0));
+		printf("below: OK %" PRIu64 "/%" PRIu64 "\n", ok, n);
+	ok = 0;
+	for (i = n; i < size / step; i++)
+		ok += !strcmp(probe(p + probe_off(i, step), 0x77, 0), "SIGBUS");
+	printf("revoked: SIGBUS %" PRIu64 "/%" PRIu64 "\n", ok, size / step - n);
 	printf("end: %s\n", probe(p + size - 1, 0x77, 0));
 	fflush(stdout);
 }

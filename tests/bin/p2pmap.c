@@ -19,6 +19,12 @@
  *                                     [FOFF, FOFF+LEN) are zero
  *   p2pmap touch DEV LEN              write one byte per 4 KiB page of a
  *                                     LEN mapping; print the minor faults
+ *   p2pmap storm DEV LEN SECS         for SECS seconds: map LEN bytes,
+ *                                     write one byte per 4 KiB page, unmap;
+ *                                     a SIGBUS (a shrink revoked the range
+ *                                     under it) or a failed mmap (the device
+ *                                     is smaller now) starts again; print
+ *                                     "passes N sigbus N mapfail N"
  *   p2pmap mmap  DEV OFF LEN [private|ro|hint]
  *                                     try a mapping; print OK or the errno
  *   p2pmap revoke DEV SIZEFILE NEWSIZE
@@ -64,6 +70,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static uint64_t pattern(uint64_t seed, uint64_t devoff)
@@ -249,6 +256,53 @@ static int cmd_touch(char **a)
 	for (i = 0; i < len; i += 4096)
 		p[i] = 1;
 	printf("%ld\n", minflt() - before);
+	return 0;
+}
+
+static sigjmp_buf storm_env;
+
+static void storm_sigbus(int sig)
+{
+	(void)sig;
+	siglongjmp(storm_env, 1);
+}
+
+static int cmd_storm(char **a)
+{
+	uint64_t len = num(a[1]), secs = num(a[2]), i;
+	/* volatile: they live across siglongjmp() */
+	volatile uint64_t passes = 0, sigbus = 0, mapfail = 0;
+	volatile char *volatile p = NULL;
+	time_t end = time(NULL) + (time_t)secs;
+	struct sigaction sa;
+	int fd = open(a[0], O_RDWR);
+
+	if (fd < 0) {
+		fprintf(stderr, "p2pmap: open %s: %s\n", a[0], strerror(errno));
+		return 1;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = storm_sigbus;
+	sa.sa_flags = SA_NODEFER;
+	sigaction(SIGBUS, &sa, NULL);
+	if (sigsetjmp(storm_env, 1)) {
+		sigbus++;
+		munmap((void *)p, len);
+	}
+	while (time(NULL) < end) {
+		p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (p == MAP_FAILED) {
+			mapfail++;
+			usleep(1000);
+			continue;
+		}
+		for (i = 0; i < len; i += 4096)
+			p[i] = 1;
+		munmap((void *)p, len);
+		passes++;
+	}
+	printf("passes %" PRIu64 " sigbus %" PRIu64 " mapfail %" PRIu64 "\n",
+	       (uint64_t)passes, (uint64_t)sigbus, (uint64_t)mapfail);
 	return 0;
 }
 
@@ -505,6 +559,8 @@ int main(int argc, char **argv)
 		return cmd_fcheck(a, 1);
 	if (!strcmp(cmd, "touch") && n == 2)
 		return cmd_touch(a);
+	if (!strcmp(cmd, "storm") && n == 3)
+		return cmd_storm(a);
 	if (!strcmp(cmd, "mmap") && (n == 3 || n == 4))
 		return cmd_mmap(a, n);
 	if (!strcmp(cmd, "dio") && n == 6)

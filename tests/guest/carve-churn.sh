@@ -5,8 +5,11 @@
 # while a toucher thread reads and writes every page it can map, for 60 s,
 # and between passes changes its mapping (MADV_DONTNEED, mprotect, mremap,
 # fork of a child that reads every page too).
-# Every word a tenant reads must be zero or its own; a fifth tenant that
-# keeps its device throughout finds its bytes intact in the host file.
+# Every word a tenant reads (the first and the last of each page) must be
+# zero or its own: its tenant id, its device's number (never reused, so
+# bytes a tenant left in an earlier device do not pass as its own) and the
+# offset.  A fifth tenant that keeps its device throughout finds its bytes
+# intact in the host file.
 . "$(dirname "$0")/../common"
 guest_only
 p2p_setup

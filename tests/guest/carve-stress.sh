@@ -1,10 +1,13 @@
 #!/bin/bash
 # vm: --bar 256M
-# Stores and faults against each other: for a few seconds, processes fault
-# devices in (and die of SIGBUS when a shrink revokes their range) while
-# others resize the devices, read their attributes and create and delete
-# devices.  Afterwards the region is consistent, fresh memory reads zero and
-# the kernel log is clean.
+# Stores and faults against each other: for a few seconds, processes map
+# all of a device and fault it in, over and over (a SIGBUS when a shrink
+# revokes the range under them: they map again), while others shrink the
+# devices below what is being touched and grow them back, read their
+# attributes and create and delete devices.  Revocations must really race
+# the faults: the touchers count SIGBUS and the resizers successful
+# shrinks, both above zero.  Afterwards the region is consistent, fresh
+# memory reads zero and the kernel log is clean.
 . "$(dirname "$0")/../common"
 guest_only
 
@@ -14,22 +17,24 @@ S=$(<"$R/seed"); set_size "$S" $((64 * M))
 U=$(<"$R/seed"); echo 4096 >"$(dsys "$U")/align"; set_size "$U" $((32 * M))
 end=$((SECONDS + 8))
 
-toucher() {	# DEV LEN
-	local n=0
-	while [ $SECONDS -lt $end ]; do
-		"$BIN/p2pmap" touch "/dev/$1" "$2" >/dev/null 2>&1
-		n=$((n + 1))
-	done
-	echo "$n"
+toucher() {	# DEV LEN: "passes N sigbus N mapfail N" (p2pmap storm)
+	"$BIN/p2pmap" storm "/dev/$1" "$2" $((end - SECONDS))
 }
-resizer() {	# DEV SMALL BIG
-	local n=0 busy=0
+resizer() {	# DEV SMALL BIG: "SHRINKS GROWS REFUSED" (writes that succeeded)
+	local shrunk=0 grown=0 refused=0
 	while [ $SECONDS -lt $end ]; do
-		echo "$2" >"$(dsys "$1")/size" 2>/dev/null || busy=$((busy + 1))
-		echo "$3" >"$(dsys "$1")/size" 2>/dev/null || busy=$((busy + 1))
-		n=$((n + 2))
+		if echo "$2" >"$(dsys "$1")/size" 2>/dev/null; then
+			shrunk=$((shrunk + 1))
+		else
+			refused=$((refused + 1))
+		fi
+		if echo "$3" >"$(dsys "$1")/size" 2>/dev/null; then
+			grown=$((grown + 1))
+		else
+			refused=$((refused + 1))
+		fi
 	done
-	echo "$n $busy"
+	echo "$shrunk $grown $refused"
 }
 churner() {
 	local n=0 d
@@ -53,16 +58,23 @@ reader() {
 	echo "$n"
 }
 
-toucher "$S" $((32 * M)) >/run/iopmem/t1 &
-toucher "$U" $((16 * M)) >/run/iopmem/t2 &
+# the touchers map the devices whole: every shrink revokes what they touch
+toucher "$S" $((64 * M)) >/run/iopmem/t1 &
+toucher "$U" $((32 * M)) >/run/iopmem/t2 &
 resizer "$S" $((32 * M)) $((64 * M)) >/run/iopmem/r1 &
 resizer "$U" $((16 * M)) $((32 * M)) >/run/iopmem/r2 &
 churner >/run/iopmem/c &
 reader >/run/iopmem/rd &
 wait
-diag "touch runs: $(</run/iopmem/t1) + $(</run/iopmem/t2); resizes (refused): $(</run/iopmem/r1) / $(</run/iopmem/r2); create+delete: $(</run/iopmem/c); reads: $(</run/iopmem/rd)"
-check "faulting ran" test "$(</run/iopmem/t1)" -gt 0
-check "resizing ran" test "$(cut -d' ' -f1 /run/iopmem/r1)" -gt 0
+diag "touchers: $(</run/iopmem/t1) / $(</run/iopmem/t2); shrinks grows refused: $(</run/iopmem/r1) / $(</run/iopmem/r2); create+delete: $(</run/iopmem/c); reads: $(</run/iopmem/rd)"
+read -r _ p1 _ b1 _ _ </run/iopmem/t1
+read -r _ p2 _ b2 _ _ </run/iopmem/t2
+read -r s1 g1 _ </run/iopmem/r1
+read -r s2 g2 _ </run/iopmem/r2
+check "the touchers faulted whole devices in ($p1 + $p2 passes)" test $((p1 + p2)) -gt 0
+check "revocations hit the touchers: SIGBUS in both ($b1 + $b2)" test "$b1" -gt 0 -a "$b2" -gt 0
+check "the shrinks under them succeeded ($s1 + $s2) and so did the regrowths ($g1 + $g2)" \
+	test "$s1" -gt 0 -a "$s2" -gt 0 -a "$g1" -gt 0 -a "$g2" -gt 0
 check "create/delete ran" test "$(</run/iopmem/c)" -gt 0
 check_region "the storm" "$a"
 check_store "devices still resize" OK "$(dsys "$S")/size" $((32 * M))

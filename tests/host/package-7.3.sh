@@ -18,7 +18,7 @@ C=$("$DK" chroot-dir)
 purge() {
 	"$DK" run apt-get purge -y -q iopmem-dkms >/dev/null 2>&1 || true
 }
-trap 'purge; t_done' EXIT
+trap 'rc=$?; purge; (exit "$rc"); t_done' EXIT
 purge	# a previous run that died half-way
 
 check "make deb" make -s -C "$TOP" deb

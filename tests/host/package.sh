@@ -15,7 +15,9 @@ kver=$("$TOP/scripts/kver.sh" kver)
 purge() {
 	DEBIAN_FRONTEND=noninteractive apt-get purge -y -q p2pctl iopmem-dkms >/dev/null 2>&1 || true
 }
-trap 'purge; t_done' EXIT
+# (the status the test ends with, kept across purge for t_done: an abort
+# outside a check must still fail the test)
+trap 'rc=$?; purge; (exit "$rc"); t_done' EXIT
 purge	# a previous run that died half-way
 
 check "make deb" make -s -C "$TOP" deb

@@ -134,8 +134,10 @@ check_match "...saying that QEMU crashed" "run-vm: QEMU crashed \(SEGV\)" "$(<"$
 check_eq "...and qemu.crash names the signal" SEGV "$(cat "$o3/qemu.crash" 2>/dev/null)"
 rm -rf "$o3" "$o3.err"
 
-# run-tests runs a group whose QEMU crashed once more, once (a run-vm
-# stand-in crashes N times, then reports 3 passed checks)
+# run-tests and a crashed QEMU (a run-vm stand-in crashes N times with
+# signal SIG, after printing OUTPUT and CONSOLE lines, then reports 3 passed
+# checks): only a SIGSEGV with nothing wrong before it runs the group
+# again, once; anything else fails the group at once, showing the evidence
 o4=$(mktemp -d)
 mkdir -p "$o4/guest"
 printf '#!/bin/bash\n# vm: --bar 4M\ntrue\n' >"$o4/guest/stub.sh"
@@ -146,22 +148,40 @@ rm -f "$out/qemu.crash"
 mkdir -p "$out/results"
 n=$(cat "$out/stub.n" 2>/dev/null || echo 0)
 echo $((n + 1)) >"$out/stub.n"
-if [ "$n" -lt "$(cat "$out/stub.crashes")" ]; then echo SEGV >"$out/qemu.crash"; exit 255; fi
+read -r crashes sig <"$out/stub.crash"
+printf '    # Subtest: stub\n%s\n' "$(cat "$out/stub.output")" >"$out/output.log"
+printf 'Linux version x\n%s\n' "$(cat "$out/stub.console")" >"$out/console.log"
+if [ "$n" -lt "$crashes" ]; then echo "$sig" >"$out/qemu.crash"; exit 255; fi
 echo "3 0 0" >"$out/results/counts"
 STUB
 chmod +x "$o4/run-vm"
 g1=$TOP/build/vm/group1
-for crashes in 1 2; do
-	rm -rf "$g1"; mkdir -p "$g1"; echo "$crashes" >"$g1/stub.crashes"
+# stub_run CRASHES SIG OUTPUT CONSOLE: sets o (run-tests' output), rc and
+# runs (how many times the group ran)
+stub_run() {
+	rm -rf "$g1"; mkdir -p "$g1"
+	echo "$1 $2" >"$g1/stub.crash"
+	echo "$3" >"$g1/stub.output"
+	echo "$4" >"$g1/stub.console"
 	rc=0; o=$(IOPMEM_RUNVM=$o4/run-vm "$TOP/tests/run-tests" "$o4/guest/stub.sh" 2>&1) || rc=$?
-	if [ "$crashes" = 1 ]; then
-		check_eq "run-tests: QEMU crashed once: the group ran twice, its checks count, exit 0" \
-			"2 0 3 passed, 0 failed, 0 skipped" "$(<"$g1/stub.n") $rc $(tail -n 1 <<<"$o")"
-		check_match "...saying so" "guest group 1: QEMU crashed \(SEGV\); the group runs again, once" "$o"
-	else
-		check_eq "run-tests: QEMU crashed twice: two runs, the group fails" \
-			"2 1" "$(<"$g1/stub.n") $rc"
-		check_match "...as not ok" "not ok - guest group 1" "$o"
-	fi
-done
+	runs=$(<"$g1/stub.n")
+}
+stub_run 1 SEGV "    ok 1 - a" "clean"
+check_eq "run-tests: QEMU crashed (SEGV) once, nothing wrong before: the group ran twice, its checks count, exit 0" \
+	"2 0 3 passed, 0 failed, 0 skipped" "$runs $rc $(tail -n 1 <<<"$o")"
+check_match "...saying so, and which test ran" "guest group 1: QEMU crashed \(SEGV\) while stub ran, with no failed check and a clean console before it: the known emulator crash; the group runs again, once" "$o"
+check "...the first run's console kept" grep -q '^clean$' "$g1/console.crash.log"
+check "...and its output" grep -q 'ok 1 - a' "$g1/output.crash.log"
+stub_run 2 SEGV "    ok 1 - a" "clean"
+check_eq "run-tests: QEMU crashed twice: two runs, the group fails" "2 1" "$runs $rc"
+check_match "...as not ok" "not ok - guest group 1" "$o"
+stub_run 1 SEGV "    not ok 2 - bytes match" "clean"
+check_eq "run-tests: a failed check before the crash: one run, the group fails" "1 1" "$runs $rc"
+check_match "...saying why, with the check" "QEMU crashed \(SEGV\) while stub ran; not run again: the run had failed before it.*#   output: not ok 2 - bytes match" "$(tr '\n' ' ' <<<"$o")"
+stub_run 1 SEGV "    ok 1 - a" "[   9.1] BUG: KASAN: use-after-free in x"
+check_eq "run-tests: a kernel report on the console before the crash: one run, the group fails" "1 1" "$runs $rc"
+check_match "...showing the report" "#   console: .*BUG: KASAN: use-after-free" "$o"
+stub_run 1 ABRT "    ok 1 - a" "clean"
+check_eq "run-tests: QEMU aborted (an assertion the guest may have provoked): one run, the group fails" "1 1" "$runs $rc"
+check_match "...saying why" "QEMU crashed \(ABRT\) while stub ran; not run again: not the known emulator crash" "$o"
 rm -rf "$o4" "$g1"
