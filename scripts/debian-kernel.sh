@@ -53,6 +53,28 @@ die() {
 	exit 1
 }
 
+USAGE="usage: debian-kernel.sh fetch|kver SERIES, kdir|image|modroot RELEASE, make RELEASE ARGS..., list, chroot-dir, chroot-install PKG..., run CMD..., run-at CWD CMD..., make-in ARGS..."
+
+# bad_usage MESSAGE: a wrong argument, said before anything is touched (exit 2)
+bad_usage() {
+	echo "debian-kernel.sh: $*" >&2
+	echo "$USAGE" >&2
+	exit 2
+}
+
+# check_series SERIES / check_release RELEASE: a wrong one is refused at
+# once (series_re dies only in the subshell that calls it)
+check_series() {
+	case ${1:-} in
+	7.2 | 7.3) ;;
+	*) bad_usage "series '${1:-}': 7.2 or 7.3" ;;
+	esac
+}
+check_release() {
+	[[ ${1:-} =~ ^7\.[23]\.[0-9]+\+deb13-amd64$ ]] ||
+		bad_usage "release '${1:-}': a 7.2 or 7.3 release of Debian 13, like 7.3.4+deb13-amd64 (debian-kernel.sh list)"
+}
+
 SUDO=
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 
@@ -197,7 +219,7 @@ fetch() {
 }
 
 need_release() {
-	[ -n "${1:-}" ] || die "no release given"
+	check_release "${1:-}"
 	[ -e "$CACHE/$1/root/usr/lib/modules/$1/vmlinuz" ] ||
 		die "Linux $1 is not cached (scripts/debian-kernel.sh fetch ${1%.*+*})"
 }
@@ -287,25 +309,45 @@ lock() {
 	flock 8
 }
 
+# (every argument is checked before the lock is taken or the cache touched)
 case "${1:-}" in
-fetch) lock; fetch "${2:-}" ;;
+fetch) check_series "${2:-}"; lock; fetch "$2" ;;
 kver)
-	v=$(cached_newest "${2:-}")
-	[ -n "$v" ] || die "no ${2:-} kernel is cached (scripts/debian-kernel.sh fetch ${2:-})"
+	check_series "${2:-}"
+	v=$(cached_newest "$2")
+	[ -n "$v" ] || die "no $2 kernel is cached (scripts/debian-kernel.sh fetch $2)"
 	echo "$v"
 	;;
 kdir) need_release "${2:-}"; echo "$CHROOT/usr/src/linux-headers-$2" ;;
 image) need_release "${2:-}"; echo "$CACHE/$2/root/usr/lib/modules/$2/vmlinuz" ;;
 modroot) need_release "${2:-}"; echo "$CACHE/$2/root" ;;
-make) shift; chroot_make "$@" ;;
-make-in) shift; chroot_ready || die "no build chroot (debian-kernel.sh fetch)"; kbuild "$@" ;;
+make)
+	check_release "${2:-}"
+	[ $# -ge 3 ] || bad_usage "make $2: no make arguments (-C KDIR M=DIR ...)"
+	shift
+	chroot_make "$@"
+	;;
+make-in)
+	[ $# -ge 2 ] || bad_usage "make-in: no make arguments (-C KDIR M=DIR ...)"
+	shift; chroot_ready || die "no build chroot (debian-kernel.sh fetch)"; kbuild "$@"
+	;;
 list) cached ;;
 chroot-dir) echo "$CHROOT" ;;
-chroot-install) shift; lock; chroot_install "$@" ;;
-run) shift; chroot_ready || die "no build chroot (debian-kernel.sh fetch)"; in_chroot "$@" ;;
-run-at) shift; chroot_ready || die "no build chroot (debian-kernel.sh fetch)"; run_at "$@" ;;
+chroot-install)
+	[ $# -ge 2 ] || bad_usage "chroot-install: no package named"
+	shift; lock; chroot_install "$@"
+	;;
+run)
+	[ $# -ge 2 ] || bad_usage "run: no command"
+	shift; chroot_ready || die "no build chroot (debian-kernel.sh fetch)"; in_chroot "$@"
+	;;
+run-at)
+	[ $# -ge 3 ] || bad_usage "run-at: needs a directory and a command"
+	shift; chroot_ready || die "no build chroot (debian-kernel.sh fetch)"; run_at "$@"
+	;;
 *)
-	echo "usage: debian-kernel.sh fetch|kver SERIES, kdir|image|modroot RELEASE, make RELEASE ARGS..., list, chroot-dir, chroot-install PKG..., run CMD..., run-at CWD CMD..., make-in ARGS..." >&2
+	[ -z "${1:-}" ] || echo "debian-kernel.sh: unknown command '$1'" >&2
+	echo "$USAGE" >&2
 	exit 2
 	;;
 esac

@@ -135,7 +135,7 @@ choose_kver() {
 		debug-6.1) IOPMEM_DEBUG_SOURCE=6.1 "$DEBUG_SH" kver || exit 1 ;;
 		7.2 | 7.3) "$DEBIAN_SH" kver "$KERNEL" || exit 1 ;;
 		[0-9]*.*-*) echo "$KERNEL" ;;
-		*) die "KERNEL=$KERNEL: use 6.1, 6.12, 7.2, 7.3, debug, debug-6.1 or a full release like 6.12.117+deb12-amd64" ;;
+		*) echo "kver.sh: KERNEL=$KERNEL: use 6.1, 6.12, 7.2, 7.3, debug, debug-6.1 or a full release like 6.12.117+deb12-amd64" >&2; exit 2 ;;
 		esac
 	elif [ -n "${KDIR:-}" ]; then
 		release_of "$KDIR"
