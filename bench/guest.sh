@@ -155,7 +155,7 @@ perf() {
 perf_once() {	# perf_once TOOL [MMAP_DEV]; both sides' output in perf.log
 	local srv mm=() out
 	[ -n "${2:-}" ] && mm=(--mmap="$2")
-	"$1" -d rxe0 -x 1 -F -s $M -n $iters "${mm[@]}" >"$IOPMEM_RESULTS/perf-srv.log" 2>&1 &
+	timeout 600 "$1" -d rxe0 -x 1 -F -s $M -n $iters "${mm[@]}" >"$IOPMEM_RESULTS/perf-srv.log" 2>&1 &
 	srv=$!
 	for _ in 1 2 3 4 5 6 7 8 9 10; do	# until the server listens
 		sleep 1
@@ -163,7 +163,7 @@ perf_once() {	# perf_once TOOL [MMAP_DEV]; both sides' output in perf.log
 		[[ $out == *"Couldn't connect to"* ]] || break
 	done
 	wait "$srv"
-	{ echo "client:"; tail -n 5 <<<"$out"; echo "server:"; tail -n 5 "$IOPMEM_RESULTS/perf-srv.log"; } \
+	{ echo "client:"; echo "$out"; echo "server:"; cat "$IOPMEM_RESULTS/perf-srv.log"; } \
 		>"$IOPMEM_RESULTS/perf.log"
 	echo "$out" | awk '$1 == 1048576 { print $4 }'
 }

@@ -28,6 +28,13 @@ for kind in madvise mprotect mremap forks; do
 	n=$(echo "$out" | awk -v k="$kind" '/pages touched/ { for (i = 2; i <= NF; i++) if ($i == k || $i == k ",") s += $(i - 1) } END { print s + 0 }')
 	check "the tenants' mappings changed under the churn: $n $kind" test "$n" -gt 0
 done
+# the check itself can fail: with a planted fault (each toucher writes
+# its previous device's words into its next device, as memory that was not
+# scrubbed would hold them) p2pchurn must report violations
+out=$(P2PCHURN_PLANT=1 "$BIN/p2pchurn" "$R" 10 4 2>&1) && rc=0 || rc=$?
+v=$(sed -n 's/^violations: //p' <<<"$out")
+check "a planted word of a tenant's earlier device is caught (violations: ${v:-none}, exit $rc)" \
+	test "${v:-0}" -gt 0 -a "$rc" = 1
 check "the keeper's bytes survived the churn (in the host file)" check_bytes "$a" "$keeper" 77
 check "...and through its mapping" "$BIN/p2pmap" check "/dev/$keeper" 0 $((16 * MiB)) 77
 check_region "after the churn" "$a"

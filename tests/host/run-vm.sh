@@ -163,7 +163,7 @@ stub_run() {
 	echo "$1 $2" >"$g1/stub.crash"
 	echo "$3" >"$g1/stub.output"
 	echo "$4" >"$g1/stub.console"
-	rc=0; o=$(IOPMEM_RUNVM=$o4/run-vm "$TOP/tests/run-tests" "$o4/guest/stub.sh" 2>&1) || rc=$?
+	rc=0; o=$(env -u T -u T_EXCLUDE IOPMEM_RUNVM="$o4/run-vm" "$TOP/tests/run-tests" "$o4/guest/stub.sh" 2>&1) || rc=$?
 	runs=$(<"$g1/stub.n")
 }
 stub_run 1 SEGV "    ok 1 - a" "clean"
