@@ -39,16 +39,29 @@ end: SIGBUS"
 	check "...and the device is deleted" test ! -e "$(dsys "$d")"
 }
 
-huge() {
+# IOPMEM_ISOLATION_QUICK=1 (CI's debug kernel): from 6.15, the 1 GiB
+# scenarios run on the min_align=2M binding only (2 MiB entries); on the
+# 4K binding a 2 GiB device maps 524288 4 KiB entries per pass, which KASAN
+# and lockdep under TCG take many minutes over.  Every other kernel runs
+# them on both.
+quick=${IOPMEM_ISOLATION_QUICK:-0}
+[[ $quick =~ ^[01]$ ]] || { fail "IOPMEM_ISOLATION_QUICK is 0 or 1" "got '$quick'"; exit 1; }
+huge() {	# huge OP [GIB]: GIB=0 leaves the 1 GiB scenarios out
 	scenario $((2 * MiB)) $((64 * MiB)) "$1" $((32 * MiB))
 	scenario $((2 * MiB)) $((64 * MiB)) "$1" 0
+	[ "${2:-1}" = 1 ] || return 0
 	scenario "$GiB" $((2 * GiB)) "$1" "$GiB"
 	scenario "$GiB" $((2 * GiB)) "$1" 0
 }
+gib=1
+if maps_refcounted && [ "$quick" = 1 ]; then
+	gib=0
+	diag "IOPMEM_ISOLATION_QUICK=1: the 1 GiB scenarios run on the min_align=2M binding only"
+fi
 for op in none mprotect mremap madvise fork; do
 	scenario 4096 $((8 * MiB)) "$op" $((4 * MiB))
 	scenario 4096 $((8 * MiB)) "$op" 0
-	huge "$op"
+	huge "$op" "$gib"
 done
 if maps_refcounted; then
 	p2p_unbind "$a"
