@@ -76,7 +76,7 @@ run_err "KDIR that does not exist" 1 "KDIR=/nonexistent does not exist" env KDIR
 run_err "kver.sh: unknown command" 2 "usage: kver.sh" "$TOP/scripts/kver.sh" frob
 note=$(KVER= KDIR= KERNEL= "$TOP/scripts/kver.sh" note 2>&1)
 check_match "the default kernel is the testbed's, and said so" "building for kernel .* \(the testbed's default; choose another with KERNEL=6.12[|]7.2[|]7.3[|]debug or KVER=RELEASE\)" "$note"
-run_err "KERNEL=6.13 (not supported)" 1 "KERNEL=6.13: use 6.1, 6.12, 7.2, 7.3, debug, debug-6.1 or a full release" env KERNEL=6.13 "$TOP/scripts/kver.sh" kver
+run_err "KERNEL=6.13 (not supported)" 2 "KERNEL=6.13: use 6.1, 6.12, 7.2, 7.3, debug, debug-6.1 or a full release" env KERNEL=6.13 "$TOP/scripts/kver.sh" kver
 nocache=$(mktemp -d)
 run_err "KERNEL=debug-6.1 when it is not built" 1 "the debug kernel is not built for this source and config ($nocache/debug-kernel/" \
 	env IOPMEM_CACHE="$nocache" KERNEL=debug-6.1 "$TOP/scripts/kver.sh" kver
