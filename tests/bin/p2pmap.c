@@ -20,11 +20,13 @@
  *   p2pmap touch DEV LEN              write one byte per 4 KiB page of a
  *                                     LEN mapping; print the minor faults
  *   p2pmap storm DEV LEN SECS         for SECS seconds: map LEN bytes,
- *                                     write one byte per 4 KiB page, unmap;
- *                                     a SIGBUS (a shrink revoked the range
- *                                     under it) or a failed mmap (the device
- *                                     is smaller now) starts again; print
- *                                     "passes N sigbus N mapfail N"
+ *                                     fault each 4 KiB page in, write them
+ *                                     all again for 50 ms, unmap; a SIGBUS
+ *                                     or a failed mmap (the device is
+ *                                     smaller now) starts again; print
+ *                                     "passes N refused N revoked N
+ *                                     mapfail N" (SIGBUS on a first fault /
+ *                                     on a page already faulted in)
  *   p2pmap mmap  DEV OFF LEN [private|ro|hint]
  *                                     try a mapping; print OK or the errno
  *   p2pmap revoke DEV SIZEFILE NEWSIZE
@@ -267,13 +269,29 @@ static void storm_sigbus(int sig)
 	siglongjmp(storm_env, 1);
 }
 
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * Each mapping is faulted in once (one write per 4 KiB page), then written
+ * again and again for 50 ms: a SIGBUS in that second phase hit a page the
+ * mapping had already faulted in, so only a revocation (a zap of a live
+ * entry) can have raised it; a SIGBUS in the first is a fault refused past
+ * the device's size.
+ */
 static int cmd_storm(char **a)
 {
 	uint64_t len = num(a[1]), secs = num(a[2]), i;
 	/* volatile: they live across siglongjmp() */
-	volatile uint64_t passes = 0, sigbus = 0, mapfail = 0;
+	volatile uint64_t passes = 0, refused = 0, revoked = 0, mapfail = 0;
 	volatile char *volatile p = NULL;
-	time_t end = time(NULL) + (time_t)secs;
+	volatile int phase = 0;
+	double end = now() + (double)secs, until;
 	struct sigaction sa;
 	int fd = open(a[0], O_RDWR);
 
@@ -286,10 +304,14 @@ static int cmd_storm(char **a)
 	sa.sa_flags = SA_NODEFER;
 	sigaction(SIGBUS, &sa, NULL);
 	if (sigsetjmp(storm_env, 1)) {
-		sigbus++;
+		if (phase)
+			revoked++;
+		else
+			refused++;
 		munmap((void *)p, len);
 	}
-	while (time(NULL) < end) {
+	while (now() < end) {
+		phase = 0;
 		p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 		if (p == MAP_FAILED) {
 			mapfail++;
@@ -298,11 +320,17 @@ static int cmd_storm(char **a)
 		}
 		for (i = 0; i < len; i += 4096)
 			p[i] = 1;
+		phase = 1;
+		until = now() + 0.05;
+		do {
+			for (i = 0; i < len; i += 4096)
+				p[i] = 2;
+		} while (now() < until);
 		munmap((void *)p, len);
 		passes++;
 	}
-	printf("passes %" PRIu64 " sigbus %" PRIu64 " mapfail %" PRIu64 "\n",
-	       (uint64_t)passes, (uint64_t)sigbus, (uint64_t)mapfail);
+	printf("passes %" PRIu64 " refused %" PRIu64 " revoked %" PRIu64 " mapfail %" PRIu64 "\n",
+	       (uint64_t)passes, (uint64_t)refused, (uint64_t)revoked, (uint64_t)mapfail);
 	return 0;
 }
 
