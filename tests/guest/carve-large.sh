@@ -105,16 +105,21 @@ hb_pid=$HB_PID
 exec {hb_out}<&"${HB[0]}" {hb_in}>&"${HB[1]}"
 exec {HB[0]}<&- {HB[1]}>&-
 coproc HC { exec {hb_in}>&- {hb_out}<&-; "$BIN/p2pmap" hold "/dev/$C" "$G"; } 2>/dev/null
-read -r line <&"${HC[0]}"
-check_eq "a tenant of C maps and writes its first GiB" mapped "$line"
+# (on fds of our own too: bash closes a coprocess's fds when it reaps it,
+# which can come before its last line is read)
 hc_pid=$HC_PID
+exec {hc_out}<&"${HC[0]}" {hc_in}>&"${HC[1]}"
+exec {HC[0]}<&- {HC[1]}>&-
+read -r line <&"$hc_out"
+check_eq "a tenant of C maps and writes its first GiB" mapped "$line"
 set_size "$B" $((16 * G))
 check_eq "B shrinks to 16 GiB while mapped below" $((16 * G)) "$(dsize "$B")"
 set_size "$C" 0
 check_eq "C shrinks to 0 while mapped" 0 "$(dsize "$C")"
 check_store "and is deleted" OK "$R/delete" "$C"
-exec {HC[1]}>&-
-read -r line <&"${HC[0]}"
+exec {hc_in}>&-
+read -r line <&"$hc_out"
+exec {hc_out}<&-
 check_eq "C's tenant gets SIGBUS" SIGBUS "$line"
 wait "$hc_pid" 2>/dev/null || true
 exec {hb_in}>&-

@@ -78,12 +78,18 @@ p2p_bind "$a"
 d=$(region_attr "$a" seed)	# numbers go on after a rebind: the seed, not .0
 set_size "$d" $((4 * M))
 coproc HOLD { "$BIN/p2pmap" hold "/dev/$d" $((4 * M)); }
-read -r line <&"${HOLD[0]}"
+# its pipes on fds of our own: bash closes a coprocess's fds and unsets its
+# array when it reaps it, which can come before its last line is read
+hold_pid=$HOLD_PID
+exec {hold_out}<&"${HOLD[0]}" {hold_in}>&"${HOLD[1]}"
+exec {HOLD[0]}<&- {HOLD[1]}>&-
+read -r line <&"$hold_out"
 check_eq "device mapped" mapped "$line"
 check "rmmod iopmem with a device mapped" rmmod iopmem
 check "rmmod dax_core refused while a device is open" sh -c '! rmmod dax_core 2>/dev/null'
-exec {HOLD[1]}>&-
-read -r line <&"${HOLD[0]}"
+exec {hold_in}>&-
+read -r line <&"$hold_out"
+exec {hold_out}<&-
 check_eq "the mapping gets SIGBUS after the driver is gone" SIGBUS "$line"
-save_pid=${HOLD_PID:-}; [ -z "$save_pid" ] || wait "$save_pid" 2>/dev/null || true
+wait "$hold_pid" 2>/dev/null || true
 check "rmmod dax_core once closed" rmmod dax_core

@@ -125,12 +125,18 @@ check_region "space returned" "$a"
 
 # ---- teardown with a mapping held --------------------------------------------------
 coproc HOLD { "$BIN/p2pmap" hold "/dev/$d1" "$(dsize "$d1")"; }
-read -r line <&"${HOLD[0]}"
+# its pipes on fds of our own: bash closes a coprocess's fds and unsets its
+# array when it reaps it, which can come before its last line is read
+hold_pid=$HOLD_PID
+exec {hold_out}<&"${HOLD[0]}" {hold_in}>&"${HOLD[1]}"
+exec {HOLD[0]}<&- {HOLD[1]}>&-
+read -r line <&"$hold_out"
 check_eq "holder mapped d1" mapped "$line"
 check "unbind with a device mapped" p2p_unbind "$a"
-exec {HOLD[1]}>&-
-read -r line <&"${HOLD[0]}"
+exec {hold_in}>&-
+read -r line <&"$hold_out"
+exec {hold_out}<&-
 check_eq "access after unbind gets SIGBUS" SIGBUS "$line"
-save_pid=${HOLD_PID:-}; [ -z "$save_pid" ] || wait "$save_pid" 2>/dev/null || true
+wait "$hold_pid" 2>/dev/null || true
 check "devices are gone after unbind" test ! -e "$(dsys "$d1")"
 p2p_unload
