@@ -21,7 +21,7 @@
  *                                     LEN mapping; print the minor faults
  *   p2pmap storm DEV LEN SECS         for SECS seconds: map LEN bytes,
  *                                     fault each 4 KiB page in, write them
- *                                     all again for 50 ms, unmap; a SIGBUS
+ *                                     all again for up to 2 s, unmap; a SIGBUS
  *                                     or a failed mmap (the device is
  *                                     smaller now) starts again; print
  *                                     "passes N refused N revoked N
@@ -279,10 +279,10 @@ static double now(void)
 
 /*
  * Each mapping is faulted in once (one write per 4 KiB page), then written
- * again and again for 50 ms: a SIGBUS in that second phase hit a page the
- * mapping had already faulted in, so only a revocation (a zap of a live
- * entry) can have raised it; a SIGBUS in the first is a fault refused past
- * the device's size.
+ * again and again for up to 2 s: a SIGBUS in that second phase hit a page
+ * the mapping had already faulted in, so only a revocation (a zap of a
+ * live entry) can have raised it; a SIGBUS in the first is a fault refused
+ * past the device's size.
  */
 static int cmd_storm(char **a)
 {
@@ -321,7 +321,7 @@ static int cmd_storm(char **a)
 		for (i = 0; i < len; i += 4096)
 			p[i] = 1;
 		phase = 1;
-		until = now() + 0.05;
+		until = now() + 2;
 		do {
 			for (i = 0; i < len; i += 4096)
 				p[i] = 2;

@@ -15,15 +15,19 @@ guest_only
 M=$MiB
 p2p_setup
 S=$(<"$R/seed"); set_size "$S" $((64 * M))
-U=$(<"$R/seed"); echo 4096 >"$(dsys "$U")/align"; set_size "$U" $((32 * M))
+U=$(<"$R/seed"); echo 4096 >"$(dsys "$U")/align"; set_size "$U" $((16 * M))
 end=$((SECONDS + 8))
 
 toucher() {	# DEV LEN: "passes N refused N revoked N mapfail N" (p2pmap storm)
 	"$BIN/p2pmap" storm "/dev/$1" "$2" $((end - SECONDS))
 }
+# (the big size is held for 1 s: time for a toucher to fault the whole
+# device in, even on the debug kernel, so that the shrink after it revokes
+# live entries)
 resizer() {	# DEV SMALL BIG: "SHRINKS GROWS REFUSED" (writes that succeeded)
 	local shrunk=0 grown=0 refused=0
 	while [ $SECONDS -lt $end ]; do
+		sleep 1
 		if echo "$2" >"$(dsys "$1")/size" 2>/dev/null; then
 			shrunk=$((shrunk + 1))
 		else
@@ -61,9 +65,9 @@ reader() {
 
 # the touchers map the devices whole: every shrink revokes what they touch
 toucher "$S" $((64 * M)) >/run/iopmem/t1 &
-toucher "$U" $((32 * M)) >/run/iopmem/t2 &
+toucher "$U" $((16 * M)) >/run/iopmem/t2 &
 resizer "$S" $((32 * M)) $((64 * M)) >/run/iopmem/r1 &
-resizer "$U" $((16 * M)) $((32 * M)) >/run/iopmem/r2 &
+resizer "$U" $((8 * M)) $((16 * M)) >/run/iopmem/r2 &
 churner >/run/iopmem/c &
 reader >/run/iopmem/rd &
 wait
