@@ -56,11 +56,7 @@ for _ in $(seq 50); do [ -b /dev/nvme0n1 ] && break; sleep 0.1; done
 # the drive's bytes, written with O_DIRECT (not through its page cache: on
 # the 7.3 debug kernel a mapped fill of /dev/nvme0n1 reached the disk only
 # for its first 64 KiB, sync and drop_caches notwithstanding)
-src=$(mktemp /run/nvme-src.XXXXXX)
-truncate -s $((17 * M)) "$src"
-"$BIN/p2pmap" fill "$src" $((1 * M)) $((16 * M)) 202
-dd if="$src" of=/dev/nvme0n1 bs=1M skip=1 seek=1 count=16 oflag=direct conv=notrunc status=none
-rm -f "$src"
+blk_fill /dev/nvme0n1 $((1 * M)) $((16 * M)) 202
 echo 3 >/proc/sys/vm/drop_caches
 chmod 0666 /dev/nvme0n1
 setpriv --reuid=1002 --regid=1002 --clear-groups \

@@ -17,16 +17,14 @@ check_eq "tenant device spans two extents" 2 "$(nr_extents "$T")"
 
 # ---- NVMe -> carved device ----------------------------------------------------------
 # the drive's bytes [8M, 24M) carry the pattern of the same offsets
-"$BIN/p2pmap" fill "$NV" $((8 * M)) $((16 * M)) 31
-sync
+blk_fill "$NV" $((8 * M)) $((16 * M)) 31
 echo 3 >/proc/sys/vm/drop_caches
 check "O_DIRECT read from NVMe into the carved mapping" \
 	"$BIN/p2pmap" dio read "/dev/$T" $((8 * M)) $((16 * M)) "$NV" $((8 * M))
 check "the DMA'd bytes are in the BAR's host file, across both extents" \
 	check_range "$a" "$T" 31 $((8 * M)) $((16 * M))
 check "device bytes outside the DMA range still read zero" "$BIN/p2pmap" zero "/dev/$T" 0 $((4 * M))
-"$BIN/p2pmap" fill "$NV" $((30 * M)) 4096 31
-sync
+blk_fill "$NV" $((30 * M)) 4096 31
 echo 3 >/proc/sys/vm/drop_caches
 check "O_DIRECT read of 7 sectors into the middle of a page" \
 	"$BIN/p2pmap" dio read "/dev/$T" $((30 * M + 512)) 3584 "$NV" $((30 * M + 512))
@@ -55,8 +53,7 @@ V=$(<"$R/seed")
 set_size "$V" $((4 * M))
 check "the new device has the old one's memory, not yet zeroed (zeroing waits for a fault)" \
 	check_range "$a" "$V" 53 0 $((4 * M))
-"$BIN/p2pmap" fill "$NV" $((40 * M)) $((4 * M)) 31
-sync
+blk_fill "$NV" $((40 * M)) $((4 * M)) 31
 check "O_DIRECT write to NVMe from the new device, never touched by the CPU" \
 	"$BIN/p2pmap" dio write "/dev/$V" 0 $((4 * M)) "$NV" $((40 * M))
 check_eq "the drive got zeros, not the old tenant's bytes (host disk image)" \
