@@ -24,9 +24,10 @@
  *                                     all again for up to 2 s, unmap; a SIGBUS
  *                                     or a failed mmap (the device is
  *                                     smaller now) starts again; print
- *                                     "passes N refused N revoked N
- *                                     mapfail N" (SIGBUS on a first fault /
- *                                     on a page already faulted in)
+ *                                     "whole N refused N revoked N
+ *                                     mapfail N" (mappings faulted in
+ *                                     whole; SIGBUS on a first fault / on
+ *                                     a page already faulted in)
  *   p2pmap mmap  DEV OFF LEN [private|ro|hint]
  *                                     try a mapping; print OK or the errno
  *   p2pmap revoke DEV SIZEFILE NEWSIZE
@@ -288,7 +289,7 @@ static int cmd_storm(char **a)
 {
 	uint64_t len = num(a[1]), secs = num(a[2]), i;
 	/* volatile: they live across siglongjmp() */
-	volatile uint64_t passes = 0, refused = 0, revoked = 0, mapfail = 0;
+	volatile uint64_t whole = 0, refused = 0, revoked = 0, mapfail = 0;
 	volatile char *volatile p = NULL;
 	volatile int phase = 0;
 	double end = now() + (double)secs, until;
@@ -321,16 +322,16 @@ static int cmd_storm(char **a)
 		for (i = 0; i < len; i += 4096)
 			p[i] = 1;
 		phase = 1;
+		whole++;
 		until = now() + 2;
 		do {
 			for (i = 0; i < len; i += 4096)
 				p[i] = 2;
 		} while (now() < until);
 		munmap((void *)p, len);
-		passes++;
 	}
-	printf("passes %" PRIu64 " refused %" PRIu64 " revoked %" PRIu64 " mapfail %" PRIu64 "\n",
-	       (uint64_t)passes, (uint64_t)refused, (uint64_t)revoked, (uint64_t)mapfail);
+	printf("whole %" PRIu64 " refused %" PRIu64 " revoked %" PRIu64 " mapfail %" PRIu64 "\n",
+	       (uint64_t)whole, (uint64_t)refused, (uint64_t)revoked, (uint64_t)mapfail);
 	return 0;
 }
 
