@@ -19,7 +19,7 @@
  *                                     [FOFF, FOFF+LEN) are zero
  *   p2pmap touch DEV LEN              write one byte per 4 KiB page of a
  *                                     LEN mapping; print the minor faults
- *   p2pmap storm DEV LEN SECS         for SECS seconds: map LEN bytes,
+ *   p2pmap storm DEV LEN SECS [STATE] for SECS seconds: map LEN bytes,
  *                                     fault each 4 KiB page in, write them
  *                                     all again for up to 2 s, unmap; a SIGBUS
  *                                     or a failed mmap (the device is
@@ -27,7 +27,9 @@
  *                                     "whole N refused N revoked N
  *                                     mapfail N" (mappings faulted in
  *                                     whole; SIGBUS on a first fault / on
- *                                     a page already faulted in)
+ *                                     a page already faulted in); with
+ *                                     STATE, each whole mapping writes its
+ *                                     count there, and STATE.stop ends it
  *   p2pmap mmap  DEV OFF LEN [private|ro|hint]
  *                                     try a mapping; print OK or the errno
  *   p2pmap revoke DEV SIZEFILE NEWSIZE
@@ -285,7 +287,29 @@ static double now(void)
  * live entry) can have raised it; a SIGBUS in the first is a fault refused
  * past the device's size.
  */
-static int cmd_storm(char **a)
+/* STATE (storm's 4th argument): "N" after each whole mapping; STATE.stop ends it */
+static const char *storm_state;
+static char storm_stop[4096];
+
+static int storm_stopped(void)
+{
+	return storm_state && !access(storm_stop, F_OK);
+}
+
+static void storm_whole(uint64_t n)
+{
+	FILE *f;
+
+	if (!storm_state)
+		return;
+	f = fopen(storm_state, "w");
+	if (f) {
+		fprintf(f, "%" PRIu64 "\n", n);
+		fclose(f);
+	}
+}
+
+static int cmd_storm(char **a, int argc)
 {
 	uint64_t len = num(a[1]), secs = num(a[2]), i;
 	/* volatile: they live across siglongjmp() */
@@ -300,6 +324,10 @@ static int cmd_storm(char **a)
 		fprintf(stderr, "p2pmap: open %s: %s\n", a[0], strerror(errno));
 		return 1;
 	}
+	if (argc > 3) {
+		storm_state = a[3];
+		snprintf(storm_stop, sizeof(storm_stop), "%s.stop", a[3]);
+	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = storm_sigbus;
 	sa.sa_flags = SA_NODEFER;
@@ -311,7 +339,7 @@ static int cmd_storm(char **a)
 			refused++;
 		munmap((void *)p, len);
 	}
-	while (now() < end) {
+	while (now() < end && !storm_stopped()) {
 		phase = 0;
 		p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 		if (p == MAP_FAILED) {
@@ -323,11 +351,12 @@ static int cmd_storm(char **a)
 			p[i] = 1;
 		phase = 1;
 		whole++;
+		storm_whole(whole);
 		until = now() + 2;
 		do {
 			for (i = 0; i < len; i += 4096)
 				p[i] = 2;
-		} while (now() < until);
+		} while (now() < until && !storm_stopped());
 		munmap((void *)p, len);
 	}
 	printf("whole %" PRIu64 " refused %" PRIu64 " revoked %" PRIu64 " mapfail %" PRIu64 "\n",
@@ -588,8 +617,8 @@ int main(int argc, char **argv)
 		return cmd_fcheck(a, 1);
 	if (!strcmp(cmd, "touch") && n == 2)
 		return cmd_touch(a);
-	if (!strcmp(cmd, "storm") && n == 3)
-		return cmd_storm(a);
+	if (!strcmp(cmd, "storm") && (n == 3 || n == 4))
+		return cmd_storm(a, n);
 	if (!strcmp(cmd, "mmap") && (n == 3 || n == 4))
 		return cmd_mmap(a, n);
 	if (!strcmp(cmd, "dio") && n == 6)

@@ -16,18 +16,25 @@ M=$MiB
 p2p_setup
 S=$(<"$R/seed"); set_size "$S" $((64 * M))
 U=$(<"$R/seed"); echo 4096 >"$(dsys "$U")/align"; set_size "$U" $((16 * M))
-end=$((SECONDS + 8))
+STOP=/run/iopmem/stress.stop
+rm -f "$STOP" /run/iopmem/whole.*
 
 toucher() {	# DEV LEN: "whole N refused N revoked N mapfail N" (p2pmap storm)
-	"$BIN/p2pmap" storm "/dev/$1" "$2" $((end - SECONDS))
+	"$BIN/p2pmap" storm "/dev/$1" "$2" 600 "/run/iopmem/whole.$1"
 }
-# (the big size is held for 1 s: time for a toucher to fault the whole
-# device in, even on the debug kernel, so that the shrink after it revokes
-# live entries)
+# whole DEV: how many times DEV's toucher has faulted all of it in
+whole() { local n=0; [ ! -e "/run/iopmem/whole.$1" ] || n=$(<"/run/iopmem/whole.$1"); echo "${n:-0}"; }
+# Three rounds, each after the toucher has faulted the whole device in
+# again (however long that takes: seconds on the debug kernel), so every
+# shrink revokes live entries.
 resizer() {	# DEV SMALL BIG: "SHRINKS GROWS REFUSED" (writes that succeeded)
-	local shrunk=0 grown=0 refused=0
-	while [ $SECONDS -lt $end ]; do
-		sleep 1
+	local shrunk=0 grown=0 refused=0 k w t
+	for k in 1 2 3; do
+		w=$(whole "$1")
+		for ((t = 0; t < 600; t++)); do
+			[ "$(whole "$1")" -gt "$w" ] && break
+			sleep 0.1
+		done
 		if echo "$2" >"$(dsys "$1")/size" 2>/dev/null; then
 			shrunk=$((shrunk + 1))
 		else
@@ -43,7 +50,7 @@ resizer() {	# DEV SMALL BIG: "SHRINKS GROWS REFUSED" (writes that succeeded)
 }
 churner() {
 	local n=0 d
-	while [ $SECONDS -lt $end ]; do
+	while [ ! -e "$STOP" ]; do
 		d=$(<"$R/seed")
 		[ -n "$d" ] || continue
 		echo $((2 * M)) >"$(dsys "$d")/size" 2>/dev/null || continue
@@ -56,7 +63,7 @@ churner() {
 }
 reader() {
 	local n=0
-	while [ $SECONDS -lt $end ]; do
+	while [ ! -e "$STOP" ]; do
 		cat "$(dsys "$S")/extents" "$(dsys "$U")/size" "$R/available_size" >/dev/null 2>&1
 		n=$((n + 1))
 	done
@@ -66,10 +73,14 @@ reader() {
 # the touchers map the devices whole: every shrink revokes what they touch
 toucher "$S" $((64 * M)) >/run/iopmem/t1 &
 toucher "$U" $((16 * M)) >/run/iopmem/t2 &
-resizer "$S" $((32 * M)) $((64 * M)) >/run/iopmem/r1 &
-resizer "$U" $((8 * M)) $((16 * M)) >/run/iopmem/r2 &
 churner >/run/iopmem/c &
 reader >/run/iopmem/rd &
+resizer "$S" $((32 * M)) $((64 * M)) >/run/iopmem/r1 &
+r1=$!
+resizer "$U" $((8 * M)) $((16 * M)) >/run/iopmem/r2 &
+r2=$!
+wait "$r1" "$r2"
+touch "$STOP" /run/iopmem/whole.$S.stop /run/iopmem/whole.$U.stop
 wait
 diag "touchers: $(</run/iopmem/t1) / $(</run/iopmem/t2); shrinks grows refused: $(</run/iopmem/r1) / $(</run/iopmem/r2); create+delete: $(</run/iopmem/c); reads: $(</run/iopmem/rd)"
 read -r _ p1 _ _ _ b1 _ _ </run/iopmem/t1
