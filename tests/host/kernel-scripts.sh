@@ -4,7 +4,7 @@
 # archive), scripts/kver.sh, scripts/debug-kernel.sh.
 . "$(dirname "$0")/../common"
 DK=$TOP/scripts/debian-kernel.sh
-CACHE=/var/cache/iopmem/debian-kernel
+CACHE=${IOPMEM_CACHE:-/var/cache/iopmem}/debian-kernel
 # what "nothing changed" means: no entry of the cache's top level created or
 # removed, and its private apt configuration as it was (not times: in CI
 # the other stream builds modules in the cache's chroot meanwhile)
