@@ -141,6 +141,8 @@ struct p2pdax_extent {
  * @holder_lock: protects @holder
  * @holder: "comm[pid]" of the last task that mapped the device, named when
  *	a pin blocks a shrink or a teardown
+ * @opens: open files of the device (a mapping keeps its file open); a
+ *	label changes only while this is 0 and @size is 0 (device.c)
  */
 struct p2pdax_dev {
 	struct device dev;
@@ -161,6 +163,7 @@ struct p2pdax_dev {
 	struct list_head label_node;
 	spinlock_t holder_lock;	/* protects holder */
 	char holder[TASK_COMM_LEN + 16];
+	atomic_t opens;
 };
 
 static inline struct p2pdax_dev *to_p2pdax_dev(struct device *dev)

@@ -213,7 +213,18 @@ static ssize_t label_show(struct device *dev, struct device_attribute *attr,
 	return n;
 }
 
-/* A label, or an empty line to remove it.  EINVAL: malformed; EEXIST: taken. */
+/*
+ * A label, or an empty line to remove it.  EINVAL: malformed; EEXIST: taken;
+ * EBUSY: the device holds memory or is open.
+ *
+ * A label says which tenant a device belongs to (udev gives its node to the
+ * owner the saved layout has for the label), so a new label hands the device
+ * over.  That is allowed only while the device holds no memory (size 0: no
+ * mapping, no pin, and what it grows into next is zeroed at first fault)
+ * and no file of it is open (an old holder's descriptor would map the next
+ * tenant's memory once it grows).  Setting the label it already has changes
+ * nothing and is always allowed.
+ */
 static ssize_t label_store(struct device *dev, struct device_attribute *attr,
 			   const char *buf, size_t len)
 {
@@ -246,6 +257,10 @@ static ssize_t label_store(struct device *dev, struct device_attribute *attr,
 		}
 	}
 	changed = strcmp(ddev->label, label);
+	if (changed && (ddev->size || atomic_read(&ddev->opens))) {
+		rc = -EBUSY;
+		goto out;
+	}
 	strscpy(ddev->label, label, sizeof(ddev->label));
 	list_del_init(&ddev->label_node);
 	if (n)

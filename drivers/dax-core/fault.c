@@ -282,6 +282,7 @@ static int p2pdax_open(struct inode *inode, struct file *filp)
 	if (READ_ONCE(ddev->dead))
 		return -ENXIO;
 	get_device(&ddev->dev);
+	atomic_inc(&ddev->opens);
 	filp->private_data = ddev;
 	/* Every mapping, whichever node it came through, lands in one place. */
 	filp->f_mapping = ddev->inode->i_mapping;
@@ -293,6 +294,7 @@ static int p2pdax_release(struct inode *inode, struct file *filp)
 {
 	struct p2pdax_dev *ddev = filp->private_data;
 
+	atomic_dec(&ddev->opens);
 	put_device(&ddev->dev);
 	return 0;
 }

@@ -43,6 +43,9 @@ d=$(<"$R/seed")
 set_size "$d" $((4 * MiB))
 L=$(dsys "$d")/label
 check_eq "a new device has no label" "" "$(<"$L")"
+check_store "a label for a device that holds memory: EBUSY (a label hands a device over)" EBUSY "$L" "tenant-A.1_x"
+check_eq "...and it has none" "" "$(<"$L")"
+set_size "$d" 0
 check_store "label: letters, digits, '.', '_', '-'" OK "$L" "tenant-A.1_x"
 check_eq "the label reads back" "tenant-A.1_x" "$(<"$L")"
 check_match "the uevent carries it" "P2PDAX_LABEL=tenant-A.1_x" "$(cat "$(dsys "$d")/uevent")"
@@ -56,7 +59,6 @@ check_store "label of 63 characters: OK" OK "$L" "$(printf 'b%.0s' $(seq 63))"
 check_store "label back" OK "$L" "tenant-A.1_x"
 check_eq "refused labels changed nothing" "tenant-A.1_x" "$(<"$L")"
 e=$(<"$Rb/seed")
-set_size "$e" $((2 * MiB))
 check_store "the same label on another card's device: EEXIST" EEXIST "$(dsys "$e")/label" "tenant-A.1_x"
 check_eq "...which keeps no label" "" "$(cat "$(dsys "$e")/label")"
 check_store "the same label on the same device again: OK" OK "$L" "tenant-A.1_x"
@@ -64,13 +66,40 @@ check_store "an empty line removes the label" OK "$L" $'\n'
 check_eq "no label now" "" "$(<"$L")"
 check "no P2PDAX_LABEL in the uevent" sh -c "! grep -q P2PDAX_LABEL '$(dsys "$d")/uevent'"
 check_store "label again" OK "$L" "tenant-A.1_x"
+
+# ---- a new label hands a device over: only while it holds no memory and
+# no file of it is open (issue 24: a relabel of a mapped device gave its
+# bytes to the new label's owner while the old holder kept them)
+set_size "$d" $((4 * MiB))
+check_store "relabel while it holds memory: EBUSY" EBUSY "$L" "tenant-B"
+check_store "removing its label while it holds memory: EBUSY" EBUSY "$L" $'\n'
+check_store "the label it has: OK (changes nothing)" OK "$L" "tenant-A.1_x"
+f=/run/iopmem/relabel
+rm -f "$f.in" "$f.out"
+mkfifo "$f.in"
+"$BIN/p2pmap" hold "/dev/$d" $((4 * MiB)) <"$f.in" >"$f.out" 2>&1 &
+hp=$!
+exec {hin}>"$f.in"
+for _ in $(seq 300); do grep -q mapped "$f.out" && break; sleep 0.1; done
+check_eq "a tenant maps the device (its file is closed; the mapping keeps it open)" mapped "$(head -1 "$f.out")"
+check_store "relabel while mapped: EBUSY" EBUSY "$L" "tenant-B"
 set_size "$d" 0
+check_store "size 0, but the old tenant still maps it: EBUSY" EBUSY "$L" "tenant-B"
+check_store "...nor can its label be removed" EBUSY "$L" $'\n'
+exec {hin}>&-
+wait "$hp" || true
+check_eq "the old tenant's next write got SIGBUS (the shrink revoked it)" "SIGBUS" "$(tail -1 "$f.out")"
+exec {od}<>"/dev/$d"
+check_store "size 0, unmapped, but open: EBUSY" EBUSY "$L" "tenant-B"
+exec {od}>&-
+check_eq "refused relabels changed nothing" "tenant-A.1_x" "$(<"$L")"
+check_store "size 0 and closed: the new label is accepted" OK "$L" "tenant-B"
+check_match "...and the uevent carries it" "P2PDAX_LABEL=tenant-B" "$(cat "$(dsys "$d")/uevent")"
+check_store "label back" OK "$L" "tenant-A.1_x"
 echo "$d" >"$R/delete"
 check_store "a deleted device's label is free again" OK "$(dsys "$e")/label" "tenant-A.1_x"
 check_store "the label of a zero-size seed" OK "$(dsys "$(<"$R/seed")")/label" "seedling"
 check_eq "label is root-writable, world-readable (0644)" 644 "$(stat -c %a "$(dsys "$e")/label")"
-set_size "$e" 0
-echo "$e" >"$Rb/delete"
 p2p_unbind "$b"
 p2p_unbind "$a"
 p2p_unload

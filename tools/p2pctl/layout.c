@@ -53,8 +53,8 @@ static struct json_object *save_region(const struct p2p_region *r, int *rc)
 		if (!d->size)
 			continue;
 		if (!d->label[0])
-			fprintf(stderr, "p2pctl save: %s has no label: apply will refuse it (p2pctl set-label %s LABEL, then save)\n",
-				d->name, d->name);
+			fprintf(stderr, "p2pctl save: %s has no label: apply will refuse it (labels are given while a device holds no memory: create-device --label)\n",
+				d->name);
 		x = json_object_new_object();
 		jx = json_object_new_array();
 		json_object_object_add(x, "name", json_object_new_string(d->name));
@@ -458,7 +458,7 @@ int cmd_apply(int argc, char **argv)
 		for (i = 0; i < l.nr_regions; i++)
 			for (j = 0; j < l.regions[i].nr_devices; j++)
 				if (!l.regions[i].devices[j].label[0]) {
-					rc = fail("%s: %s has no label; apply matches devices by label, never by number (p2pctl set-label, then save)",
+					rc = fail("%s: %s has no label; apply matches devices by label, never by number (create devices with --label, then save)",
 						  argv[optind], l.regions[i].devices[j].name);
 					goto out;
 				}

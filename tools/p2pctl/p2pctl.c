@@ -342,6 +342,9 @@ int write_label(const char *name, const char *label)
 		return 0;
 	case EEXIST:
 		return fail("label \"%s\" is already taken by another device", label);
+	case EBUSY:
+		return fail("%s is open (a process holds or maps it): its label cannot change until every holder has closed it",
+			    name);
 	case EINVAL:
 		return fail("the kernel refused label \"%s\"", label);
 	case ENOENT:
@@ -354,6 +357,12 @@ int write_label(const char *name, const char *label)
 	}
 }
 
+/* a node nobody but root may open */
+static const struct owner_opts root_only = {
+	.set_uid = true, .set_gid = true, .set_mode = true,
+	.uid = 0, .gid = 0, .mode = 0600,
+};
+
 /*
  * Take a label back from a seed that did not become a device.  The udev
  * rule may have given the labelled seed a tenant's owner already: the node
@@ -361,13 +370,8 @@ int write_label(const char *name, const char *label)
  */
 void unlabel_seed(const char *seed)
 {
-	struct owner_opts root = {
-		.set_uid = true, .set_gid = true, .set_mode = true,
-		.uid = 0, .gid = 0, .mode = 0600,
-	};
-
 	write_label(seed, "");
-	apply_owner(seed, &root);
+	apply_owner(seed, &root_only);
 }
 
 /* a LABEL argument, or a message saying what is wrong with it */
@@ -859,8 +863,29 @@ static int cmd_set_label(int argc, char **argv)
 		if (rc && rc != -ENOENT)
 			return fail("cannot scan devices: %s", why(rc));
 	}
-	if (write_label(d.name, label))
+	if (!strcmp(d.label, label))
+		return print_device(d.name);
+	/*
+	 * A label says whose a device is: a new one hands it over.  The
+	 * kernel allows that only while the device holds no memory and is
+	 * not open; until udev gives the node to the new label's owner,
+	 * nobody but root may open it (an old owner's descriptor would reach
+	 * the next tenant's memory).
+	 */
+	if (d.size)
+		return fail("%s holds %" PRIu64 " bytes: a new label would hand them to another tenant (shrink it to 0 first, or create a new device with --label)",
+			    d.name, d.size);
+	if (apply_owner(d.name, &root_only))
 		return 1;
+	if (write_label(d.name, label)) {
+		struct owner_opts was = {
+			.set_uid = true, .set_gid = true, .set_mode = true,
+			.uid = d.uid, .gid = d.gid, .mode = d.mode,
+		};
+
+		apply_owner(d.name, &was);
+		return 1;
+	}
 	return print_device(d.name);
 }
 
