@@ -15,7 +15,7 @@ KVER_SH := $(CURDIR)/scripts/kver.sh
 # guest loads the modules of its own `uname -r` from there.
 KDIR_SH = kdir=$$($(KVER_SH) kdir) && kver=$$($(KVER_SH) kver) && \
 	kmod=$(CURDIR)/build/kmod/$$kver &&
-KMOD_SRC := Kbuild $(shell find drivers include \( -name Kbuild -o -name '*.[ch]' \) ! -name '*.mod.c' | sort)
+KMOD_SRC := Kbuild $(shell find drivers include tests/kmod \( -name Kbuild -o -name '*.[ch]' \) ! -name '*.mod.c' | sort)
 KMOD_COPY = mkdir -p "$$kmod" && cp -u --parents $(KMOD_SRC) "$$kmod"/ &&
 
 SHELL := /bin/bash

@@ -543,9 +543,10 @@ out_free:
 }
 
 /*
- * Pages of [@start, @start + @len) with references beyond the base one.
- * With compound pages (a provider's min_align) the count is the head's, for
- * every page of the compound page: a pin of any tail is taken on the head.
+ * Pages of [@start, @start + @len) whose reference count is not the idle
+ * one.  With compound pages (a provider's min_align) the count is the
+ * head's, for every page of the compound page: a pin of any tail is taken
+ * on the head.
  */
 static unsigned long p2pdax_count_pinned(phys_addr_t start, u64 len,
 					 unsigned long *first_pfn)
@@ -563,9 +564,13 @@ static unsigned long p2pdax_count_pinned(phys_addr_t start, u64 len,
 		 * mappings (6.15 on) take one each, and a revocation has just
 		 * zapped them (their references are dropped once their TLB
 		 * entries are flushed).  So anything above 1 is GUP (a pin, or
-		 * I/O in flight), or an entry not yet flushed.
+		 * I/O in flight), or an entry not yet flushed.  Anything else
+		 * but 1 is busy too: a FOLL_PIN adds 1024 to a small page and
+		 * GUP refuses only a count already <= 0, so 2^21 pins of one
+		 * page wrap it negative (and 0 is no idle page of ours).
+		 * Only the idle count frees a page.
 		 */
-		if (folio_ref_count(folio) > 1) {
+		if (folio_ref_count(folio) != 1) {
 			if (!n && first_pfn)
 				*first_pfn = pfn;
 			n += next - pfn;
