@@ -76,8 +76,10 @@ static inline const char *iopmem_bar_verdict_str(enum iopmem_bar_verdict v)
 }
 
 /*
- * Default choice: the largest usable memory BAR, 64-bit prefetchable ones
- * first.  Returns the index, or -1 when no BAR is usable.
+ * Default choice: the largest usable prefetchable memory BAR, 64-bit ones
+ * first.  A non-prefetchable BAR is most likely registers, which tenants
+ * would map and zero: it is used only when the administrator names it
+ * (bar=).  Returns the index, or -1 when no prefetchable BAR is usable.
  */
 static inline int iopmem_bar_pick(const struct iopmem_bar *bars)
 {
@@ -85,18 +87,15 @@ static inline int iopmem_bar_pick(const struct iopmem_bar *bars)
 
 	for (i = 0; i < IOPMEM_NUM_BARS; i++) {
 		const struct iopmem_bar *b = &bars[i], *c;
-		bool b_pref, c_pref;
 
-		if (iopmem_bar_check(bars, i) != IOPMEM_BAR_OK)
+		if (iopmem_bar_check(bars, i) != IOPMEM_BAR_OK || !b->prefetch)
 			continue;
 		if (best < 0) {
 			best = i;
 			continue;
 		}
 		c = &bars[best];
-		b_pref = b->is_64 && b->prefetch;
-		c_pref = c->is_64 && c->prefetch;
-		if (b_pref != c_pref ? b_pref : b->len > c->len)
+		if (b->is_64 != c->is_64 ? b->is_64 : b->len > c->len)
 			best = i;
 	}
 	return best;

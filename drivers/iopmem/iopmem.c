@@ -52,7 +52,7 @@ static const struct kernel_param_ops iopmem_bar_ops = {
 	.get = iopmem_bar_get,
 };
 module_param_cb(bar, &iopmem_bar_ops, NULL, 0644);
-MODULE_PARM_DESC(bar, "BAR to use, 0-5, or -1 (default) for the largest memory BAR of at least 2 MiB, 64-bit prefetchable first");
+MODULE_PARM_DESC(bar, "BAR to use, 0-5, or -1 (default) for the largest prefetchable memory BAR of at least 2 MiB, 64-bit first");
 
 static int iopmem_cache_set(const char *val, const struct kernel_param *kp)
 {
@@ -266,7 +266,7 @@ static int iopmem_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	if (idx < 0)
 		idx = iopmem_bar_pick(bars);
 	if (idx < 0) {
-		dev_err(dev, "no memory BAR of at least 2 MiB\n");
+		dev_err(dev, "no prefetchable memory BAR of at least 2 MiB (name a non-prefetchable one with bar= only if it is plain memory)\n");
 		return -ENODEV;
 	}
 	verdict = iopmem_bar_check(bars, idx);

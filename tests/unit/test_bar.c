@@ -35,8 +35,8 @@ int main(void)
 	ok(iopmem_bar_check(b, -1) == IOPMEM_BAR_NO_INDEX, "index -1 is no BAR");
 
 	/* a larger 32-bit BAR loses to a smaller 64-bit prefetchable one */
-	b[1] = (struct iopmem_bar){ .start = 0x80000000, .len = 1 * GiB };
-	ok(iopmem_bar_pick(b) == 2, "64-bit prefetchable preferred over larger 32-bit");
+	b[1] = (struct iopmem_bar){ .start = 0x80000000, .len = 1 * GiB, .prefetch = true };
+	ok(iopmem_bar_pick(b) == 2, "64-bit prefetchable preferred over larger 32-bit prefetchable");
 	b[4] = (struct iopmem_bar){ .start = 0x400000000ULL, .len = 2 * GiB,
 				    .is_64 = true, .prefetch = true };
 	ok(iopmem_bar_pick(b) == 4, "largest 64-bit prefetchable BAR wins");
@@ -54,6 +54,19 @@ int main(void)
 	ok(iopmem_bar_check(b, 4) == IOPMEM_BAR_MISALIGNED, "length not 2 MiB aligned");
 	b[4].len = 2 * MiB;
 	ok(iopmem_bar_check(b, 4) == IOPMEM_BAR_OK, "exactly 2 MiB is usable");
+
+	/*
+	 * A non-prefetchable memory BAR (registers, most likely) is never
+	 * picked, however large; bar= may still name it (iopmem_bar_check).
+	 */
+	memset(b, 0, sizeof(b));
+	b[0] = (struct iopmem_bar){ .start = 0xc0000000, .len = 512 * MiB };
+	ok(iopmem_bar_pick(b) == -1, "a non-prefetchable BAR alone: none picked");
+	ok(iopmem_bar_check(b, 0) == IOPMEM_BAR_OK, "...but bar=0 may name it");
+	b[2] = (struct iopmem_bar){ .start = 0xe0000000, .len = 4 * MiB, .prefetch = true };
+	ok(iopmem_bar_pick(b) == 2, "a smaller 32-bit prefetchable BAR wins over non-prefetchable");
+	b[4] = (struct iopmem_bar){ .start = 0x400000000ULL, .len = 8 * GiB, .is_64 = true };
+	ok(iopmem_bar_pick(b) == 2, "...and over a larger 64-bit non-prefetchable one");
 
 	/* nothing usable */
 	memset(b, 0, sizeof(b));
