@@ -264,6 +264,18 @@ int main(void)
 	group(PEER, 4, "DMA-FQ");
 	ok(!check(&r) && r.verdict == TOPO_VIA_ROOT && has_reason(&r, "peer group 4, DMA-FQ"),
 	   "card identity, peer DMA-FQ: translated, via the root complex");
+	ok(r.iommu.strict == 0 && has_reason(&r, "boot with iommu.strict=1"),
+	   "peer DMA-FQ: lazy invalidation, iommu.strict=1 advised");
+	switch_tree(-1, -1);
+	group(CARD, 3, "identity");
+	group(PEER, 4, "DMA");
+	ok(!check(&r) && r.verdict == TOPO_VIA_ROOT && r.iommu.strict == 1 &&
+	   !has_reason(&r, "iommu.strict"), "peer DMA: strict, nothing advised");
+	switch_tree(-1, -1);
+	group(CARD, 3, "DMA-FQ");
+	group(PEER, 4, "identity");
+	ok(!check(&r) && r.iommu.strict == -1 && !has_reason(&r, "iommu.strict"),
+	   "peer identity: no translation, strictness does not apply");
 	switch_tree(-1, -1);
 	group(CARD, 3, "DMA");
 	ok(!check(&r) && r.verdict == TOPO_DIRECT && r.iommu.peer_group == -1 &&

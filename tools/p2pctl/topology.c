@@ -370,10 +370,15 @@ static void iommu_and_addresses(const char *sys, struct topo_report *r)
 			   strcmp(r->iommu.peer_domain, "identity");
 	long bits;
 
+	r->iommu.strict = -1;
 	if (translating) {
 		r->verdict = TOPO_VIA_ROOT;
 		reason(r, "an IOMMU translates the peer's DMA (peer group %d, %s): iopmem's pages are mapped like RAM, to an IOVA that only the IOMMU in the root complex turns into the BAR's address",
 		       r->iommu.peer_group, r->iommu.peer_domain);
+		r->iommu.strict = !strcmp(r->iommu.peer_domain, "DMA");
+		if (!r->iommu.strict)
+			reason(r, "the peer's IOMMU domain (%s) invalidates lazily: after an unpin the peer's IOTLB can still reach a page for some milliseconds, when it may already be another tenant's; boot with iommu.strict=1",
+			       r->iommu.peer_domain);
 	} else if (r->iommu.active && r->iommu.peer_group >= 0) {
 		reason(r, "the IOMMU passes the peer's DMA through untranslated (identity): the peer gets the BAR's CPU physical address as its DMA address");
 	} else if (r->iommu.active) {
@@ -523,6 +528,8 @@ struct json_object *topo_json(const struct topo_report *r)
 	json_object_object_add(io, "card_domain", json_object_new_string(r->iommu.card_domain));
 	json_object_object_add(io, "peer_group", group_json(r->iommu.peer_group));
 	json_object_object_add(io, "peer_domain", json_object_new_string(r->iommu.peer_domain));
+	json_object_object_add(io, "strict", r->iommu.strict < 0 ? NULL :
+			       json_object_new_boolean(r->iommu.strict));
 	json_object_object_add(o, "iommu", io);
 	if (r->bar >= 0)
 		json_object_object_add(o, "bar", json_object_new_int(r->bar));

@@ -59,6 +59,7 @@ struct topo_iommu {
 	bool active;			/* an IOMMU is registered in sysfs */
 	int card_group, peer_group;	/* -1: none */
 	char card_domain[16], peer_domain[16];	/* "DMA", "identity", ... */
+	int strict;	/* the peer's translation: 1 strict ("DMA"), 0 lazy ("DMA-FQ"), -1 none */
 };
 
 struct topo_report {
