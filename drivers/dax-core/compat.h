@@ -43,6 +43,27 @@
 #error "no vmf_insert_folio_pmd in Module.symvers of a 6.15+ kernel: is it missing?"
 #endif
 
+/*
+ * P2PDAX_HUGE_ENTRIES: whether dax-core maps 2 MiB entries at all.  Before
+ * 6.5 (no __pte_offset_map(): a compile probe decides), the page-table
+ * scans of MADV_COLD and MADV_PAGEOUT (madvise_cold_or_pageout_pte_range())
+ * test a PMD with pmd_trans_unstable(), which on x86 is false for a devmap
+ * PMD (pmd_trans_huge() excludes _PAGE_DEVMAP) and then clears it as "bad"
+ * (pmd_clear_bad(): a "bad pmd" line, and no TLB flush).  Any tenant could
+ * do that to its own mapping, and no driver-side flag stops the scan short
+ * of VM_PFNMAP, which GUP refuses: such kernels map 4 KiB entries only.  See
+ * Documentation/design.rst, "Isolation".  6.5 on, the scans skip devmap
+ * PMDs; 6.15 on, 2 MiB entries are folio PMDs, which they handle.
+ */
+#if defined(P2PDAX_HAVE_PTE_OFFSET_MAP)
+#define P2PDAX_HUGE_ENTRIES 1
+#else
+#define P2PDAX_HUGE_ENTRIES 0
+#endif
+#if !P2PDAX_HUGE_ENTRIES && KERNEL_VERSION(6, 5, 0) <= LINUX_VERSION_CODE
+#error "no __pte_offset_map() in a 6.5+ kernel's headers: the probe misread them"
+#endif
+
 /* 6.2 made class->devnode() and ->dev_uevent() take a const struct device. */
 #if KERNEL_VERSION(6, 2, 0) <= LINUX_VERSION_CODE
 #define P2PDAX_CLASS_DEV const struct device

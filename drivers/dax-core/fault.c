@@ -95,6 +95,11 @@ static vm_fault_t p2pdax_huge_fault(struct vm_fault *vmf, P2PDAX_FAULT_ARG)
 		ret = VM_FAULT_FALLBACK;
 		goto out;
 	}
+	/* nor a 2 MiB one where MADV_COLD would clear it as bad (compat.h) */
+	if (!P2PDAX_HUGE_ENTRIES && fault_size > PAGE_SIZE) {
+		ret = VM_FAULT_FALLBACK;
+		goto out;
+	}
 	/*
 	 * A huge entry must cover an aligned block of device pages inside the
 	 * vma; mremap() can move a mapping off alignment, and then the piece

@@ -33,4 +33,14 @@ static inline unsigned int iopmem_vmemmap_shift(unsigned long min_align)
 }
 #endif
 
+/*
+ * Before 6.5 (no __pte_offset_map(): Kbuild's probe) dax-core maps 4 KiB
+ * entries only, whatever min_align (dax-core's compat.h, P2PDAX_HUGE_ENTRIES).
+ */
+#ifdef P2PDAX_HAVE_PTE_OFFSET_MAP
+#define IOPMEM_PTE_ONLY	0
+#else
+#define IOPMEM_PTE_ONLY	1
+#endif
+
 #endif /* _IOPMEM_COMPAT_H */

@@ -349,7 +349,10 @@ static int iopmem_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		 idx, (unsigned long long)len >> 20,
 		 p2pdax_cache_mode_name(info.cache), min_align,
 		 p2pdax_region_id(region));
-	if (IOPMEM_4K_MAPS_PTE_ONLY && min_align == PAGE_SIZE)
+	if (IOPMEM_PTE_ONLY)
+		dev_notice(dev, "region %d is mapped with 4 KiB entries only (this kernel's MADV_COLD would clear a 2 MiB device entry as bad: see design.rst)\n",
+			   p2pdax_region_id(region));
+	else if (IOPMEM_4K_MAPS_PTE_ONLY && min_align == PAGE_SIZE)
 		dev_notice(dev, "region %d is mapped with 4 KiB entries only (this kernel maps 2 MiB entries from 2 MiB compound pages: bind with min_align=2M for them)\n",
 			   p2pdax_region_id(region));
 	return 0;

@@ -12,6 +12,12 @@
  *   mprotect  read-only, then read-write again, and write every page again
  *   mremap    move it to another address (same alignment), write again
  *   madvise   MADV_DONTNEED, then write every page again (refault)
+ *   madvise:ADVICE
+ *             madvise(ADVICE) (cold, pageout, free, willneed, remove,
+ *             populate_read, populate_write, hugepage, nohugepage, collapse,
+ *             dontneed), then write every page again; the first line says
+ *             what madvise returned ("advice cold: OK" or its errno name):
+ *             a refused advice is as good as a harmless one
  *   fork      a child inherits the mapping, writes every page, and is the
  *             one that probes below (the parent revokes)
  *
@@ -43,6 +49,23 @@
 #include <unistd.h>
 
 static sigjmp_buf probe_env;
+
+/* the madvise() advice named NAME, or -1 (numbers: the kernel's uapi) */
+static int advice_num(const char *name)
+{
+	static const struct { const char *name; int advice; } advices[] = {
+		{ "willneed", 3 }, { "dontneed", 4 }, { "free", 8 },
+		{ "remove", 9 }, { "hugepage", 14 }, { "nohugepage", 15 },
+		{ "cold", 20 }, { "pageout", 21 }, { "populate_read", 22 },
+		{ "populate_write", 23 }, { "collapse", 25 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(advices) / sizeof(advices[0]); i++)
+		if (!strcmp(name, advices[i].name))
+			return advices[i].advice;
+	return -1;
+}
 
 static void on_sigbus(int sig)
 {
@@ -142,7 +165,7 @@ int main(int argc, char **argv)
 	pid_t child = 0;
 
 	if (argc != 5) {
-		fprintf(stderr, "usage: p2pisol DEV SIZEFILE none|mprotect|mremap|madvise|fork NEWSIZE\n");
+		fprintf(stderr, "usage: p2pisol DEV SIZEFILE none|mprotect|mremap|madvise|madvise:ADVICE|fork NEWSIZE\n");
 		return 2;
 	}
 	op = argv[3];
@@ -182,6 +205,15 @@ int main(int argc, char **argv)
 	} else if (!strcmp(op, "madvise")) {
 		if (madvise((void *)p, size, MADV_DONTNEED))
 			goto op_failed;
+	} else if (!strncmp(op, "madvise:", 8)) {
+		int advice = advice_num(op + 8);
+
+		if (advice < 0) {
+			fprintf(stderr, "p2pisol: unknown advice '%s'\n", op + 8);
+			return 2;
+		}
+		printf("advice %s: %s\n", op + 8,
+		       madvise((void *)p, size, advice) ? strerrorname_np(errno) : "OK");
 	} else if (strcmp(op, "fork") && strcmp(op, "none")) {
 		fprintf(stderr, "p2pisol: unknown OP '%s'\n", op);
 		return 2;
