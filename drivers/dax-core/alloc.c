@@ -625,11 +625,14 @@ static int __p2pdax_dev_shrink(struct p2pdax_dev *ddev, u64 new_size)
 		pinned = __p2pdax_dev_pinned(ddev, new_size);
 	}
 	if (pinned) {
+		char *who = kmalloc(P2PDAX_HOLDERS_LEN, GFP_KERNEL);
+
 		up_write(&ddev->fault_sem);
-		spin_lock(&ddev->holder_lock);
+		if (who)
+			p2pdax_holders_str(ddev, who, P2PDAX_HOLDERS_LEN);
 		dev_info(&ddev->dev, "cannot shrink to %llu: %lu pages pinned (mapped by %s)\n",
-			 new_size, pinned, ddev->holder);
-		spin_unlock(&ddev->holder_lock);
+			 new_size, pinned, who ?: "?");
+		kfree(who);
 		return -EBUSY;
 	}
 	__p2pdax_dev_trim(ddev, new_size);
@@ -678,26 +681,45 @@ void __p2pdax_dev_release_extents(struct p2pdax_dev *ddev)
 }
 
 /**
+ * p2pdax_region_pinned() - pages of a region whose reference count is busy
+ * @region: the region
+ * @first_pfn: set to the first such page, if any; may be NULL
+ *
+ * Return: how many pages of the region are pinned (or otherwise not idle).
+ */
+unsigned long p2pdax_region_pinned(struct p2pdax_region *region,
+				   unsigned long *first_pfn)
+{
+	return p2pdax_count_pinned(region->res.start, p2pdax_region_size(region),
+				   first_pfn);
+}
+
+/**
  * p2pdax_wait_unpinned() - wait until no page of a dead region is pinned
  * @region: the region, dead and with every device killed; not locked
  *
  * Mappings are gone, but a long-term pin (an RDMA memory registration, say)
  * keeps DMA going to the pages until its holder lets go; the memory cannot be
- * torn down before that.  Says every 10 seconds what it waits for.
+ * torn down before that, so the wait cannot be cut short either (the
+ * provider's removal cannot fail).  Says every 10 seconds what it waits for,
+ * naming the processes that mapped the device holding the first pinned
+ * page.  p2pctl unbind waits (with a timeout) before it unbinds, after
+ * retiring the region, so that this wait finds no pin.
  */
 void p2pdax_wait_unpinned(struct p2pdax_region *region)
 {
 	unsigned long pinned, first = 0, waited = 0;
-	char who[sizeof_field(struct p2pdax_dev, holder)];
 	struct p2pdax_dev *ddev;
+	char *who;
 
+	who = kmalloc(P2PDAX_HOLDERS_LEN, GFP_KERNEL);
 	for (;;) {
-		pinned = p2pdax_count_pinned(region->res.start,
-					     p2pdax_region_size(region), &first);
+		pinned = p2pdax_region_pinned(region, &first);
 		if (!pinned)
-			return;
+			break;
 		if (waited % 10000 == 0) {
-			strscpy(who, "an unknown holder", sizeof(who));
+			if (who)
+				strscpy(who, "a device no longer there", P2PDAX_HOLDERS_LEN);
 			mutex_lock(&region->lock);
 			list_for_each_entry(ddev, &region->devs, list) {
 				int i;
@@ -705,21 +727,19 @@ void p2pdax_wait_unpinned(struct p2pdax_region *region)
 				for (i = 0; i < ddev->nr_extents; i++) {
 					struct resource *r = ddev->extents[i].res;
 
-					if (PFN_PHYS(first) < r->start ||
-					    PFN_PHYS(first) > r->end)
-						continue;
-					spin_lock(&ddev->holder_lock);
-					strscpy(who, ddev->holder, sizeof(who));
-					spin_unlock(&ddev->holder_lock);
+					if (who && PFN_PHYS(first) >= r->start &&
+					    PFN_PHYS(first) <= r->end)
+						p2pdax_holders_str(ddev, who,
+								   P2PDAX_HOLDERS_LEN);
 				}
 			}
 			mutex_unlock(&region->lock);
 			dev_warn(region->parent,
 				 "teardown waits for %lu pinned pages (first at pfn %#lx, mapped by %s)\n",
-				 pinned, first, who);
+				 pinned, first, who ?: "?");
 		}
 		msleep(100);
 		waited += 100;
 	}
+	kfree(who);
 }
-

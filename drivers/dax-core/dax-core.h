@@ -113,6 +113,21 @@ struct p2pdax_extent {
 	pgoff_t pgoff;
 };
 
+/* How many of the processes that mapped a device it remembers. */
+#define P2PDAX_HOLDERS		4
+/* Room for P2PDAX_HOLDERS "comm[pid]" names, ", " between them. */
+#define P2PDAX_HOLDERS_LEN	(P2PDAX_HOLDERS * (TASK_COMM_LEN + 16))
+
+/**
+ * struct p2pdax_holder - a process that mapped a device
+ * @tgid: its process id (0: an unused entry)
+ * @comm: its name when it mapped the device
+ */
+struct p2pdax_holder {
+	pid_t tgid;
+	char comm[TASK_COMM_LEN];
+};
+
 /**
  * struct p2pdax_dev - one carved device, /dev/p2pdax<region>.<n>
  * @dev: the device; the object is freed in its release
@@ -138,9 +153,11 @@ struct p2pdax_extent {
  * @label: the tenant's name for the device, unique among live devices
  *	("" for none); protected by p2pdax_label_lock (device.c)
  * @label_node: entry in the list of labelled devices (p2pdax_label_lock)
- * @holder_lock: protects @holder
- * @holder: "comm[pid]" of the last task that mapped the device, named when
- *	a pin blocks a shrink or a teardown
+ * @holder_lock: protects @holders and @next_holder
+ * @holders: the last P2PDAX_HOLDERS processes that mapped the device (one
+ *	entry each), named when a pin blocks a shrink or a teardown, and in
+ *	the device's "holders" attribute
+ * @next_holder: the entry of @holders the next new process takes
  * @opens: open files of the device (a mapping keeps its file open); a
  *	label changes only while this is 0 and @size is 0 (device.c)
  */
@@ -161,8 +178,9 @@ struct p2pdax_dev {
 	struct p2pdax_extent extents[P2PDAX_MAX_EXTENTS];
 	char label[P2PDAX_LABEL_MAX + 1];
 	struct list_head label_node;
-	spinlock_t holder_lock;	/* protects holder */
-	char holder[TASK_COMM_LEN + 16];
+	spinlock_t holder_lock;	/* protects holders, next_holder */
+	struct p2pdax_holder holders[P2PDAX_HOLDERS];
+	unsigned int next_holder;
 	atomic_t opens;
 };
 
@@ -189,6 +207,8 @@ int p2pdax_zero_for_map(struct p2pdax_dev *ddev, phys_addr_t phys, u64 len);
 int __p2pdax_dev_resize(struct p2pdax_dev *ddev, u64 size);
 void __p2pdax_dev_release_extents(struct p2pdax_dev *ddev);
 void p2pdax_wait_unpinned(struct p2pdax_region *region);
+unsigned long p2pdax_region_pinned(struct p2pdax_region *region,
+				   unsigned long *first_pfn);
 
 /* fault.c */
 extern const struct file_operations p2pdax_fops;
@@ -199,6 +219,8 @@ struct p2pdax_dev *__p2pdax_dev_create(struct p2pdax_region *region);
 int __p2pdax_dev_delete(struct p2pdax_dev *ddev);
 void __p2pdax_dev_kill(struct p2pdax_dev *ddev);
 void p2pdax_dev_unregister(struct p2pdax_dev *ddev);
+void p2pdax_holder_note(struct p2pdax_dev *ddev);
+void p2pdax_holders_str(struct p2pdax_dev *ddev, char *buf, size_t len);
 int p2pdax_dev_uevent(P2PDAX_CLASS_DEV *dev, struct kobj_uevent_env *env);
 
 /* region.c */

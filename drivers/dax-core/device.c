@@ -321,7 +321,82 @@ static umode_t p2pdax_dev_visible(struct kobject *kobj, struct attribute *a,
 	return a->mode;
 }
 
+/**
+ * p2pdax_holder_note() - remember that the current process maps @ddev
+ * @ddev: the device being mapped
+ *
+ * A process already remembered keeps its entry; a new one takes the oldest.
+ */
+void p2pdax_holder_note(struct p2pdax_dev *ddev)
+{
+	pid_t tgid = task_tgid_nr(current);
+	struct p2pdax_holder *h;
+	int i;
+
+	spin_lock(&ddev->holder_lock);
+	for (i = 0; i < P2PDAX_HOLDERS; i++)
+		if (ddev->holders[i].tgid == tgid)
+			break;
+	if (i == P2PDAX_HOLDERS) {
+		i = ddev->next_holder;
+		ddev->next_holder = (i + 1) % P2PDAX_HOLDERS;
+	}
+	h = &ddev->holders[i];
+	h->tgid = tgid;
+	get_task_comm(h->comm, current);
+	spin_unlock(&ddev->holder_lock);
+}
+
+/**
+ * p2pdax_holders_str() - "comm[pid], ..." of the processes that mapped @ddev
+ * @ddev: the device
+ * @buf: where to write, P2PDAX_HOLDERS_LEN bytes will do
+ * @len: its size
+ *
+ * "nobody" if no process mapped the device.  They may have exited since;
+ * a pin outlives its process only in a kernel object (a pipe, an RDMA
+ * memory region shared with another process).
+ */
+void p2pdax_holders_str(struct p2pdax_dev *ddev, char *buf, size_t len)
+{
+	size_t n = 0;
+	int i;
+
+	buf[0] = 0;
+	spin_lock(&ddev->holder_lock);
+	for (i = 0; i < P2PDAX_HOLDERS && n < len; i++) {
+		struct p2pdax_holder *h = &ddev->holders[i];
+
+		if (h->tgid)
+			n += scnprintf(buf + n, len - n, "%s%s[%d]", n ? ", " : "",
+				       h->comm, h->tgid);
+	}
+	spin_unlock(&ddev->holder_lock);
+	if (!n)
+		strscpy(buf, "nobody", len);
+}
+
+/* "PID COMM" per process that mapped the device (root only) */
+static ssize_t holders_show(struct device *dev, struct device_attribute *attr,
+			    char *buf)
+{
+	struct p2pdax_dev *ddev = to_p2pdax_dev(dev);
+	struct p2pdax_holder h[P2PDAX_HOLDERS];
+	ssize_t n = 0;
+	int i;
+
+	spin_lock(&ddev->holder_lock);
+	memcpy(h, ddev->holders, sizeof(h));
+	spin_unlock(&ddev->holder_lock);
+	for (i = 0; i < P2PDAX_HOLDERS; i++)
+		if (h[i].tgid)
+			n += sysfs_emit_at(buf, n, "%d %s\n", h[i].tgid, h[i].comm);
+	return n;
+}
+static DEVICE_ATTR_ADMIN_RO(holders);
+
 static struct attribute *p2pdax_dev_attrs[] = {
+	&dev_attr_holders.attr,
 	&dev_attr_size.attr,
 	&dev_attr_align.attr,
 	&dev_attr_resource.attr,
@@ -406,7 +481,6 @@ struct p2pdax_dev *__p2pdax_dev_create(struct p2pdax_region *region)
 	INIT_LIST_HEAD(&ddev->list);
 	INIT_LIST_HEAD(&ddev->label_node);
 	spin_lock_init(&ddev->holder_lock);
-	strscpy(ddev->holder, "nobody", sizeof(ddev->holder));
 	p2pdax_region_get(region);
 
 	/* From here on, put_device() undoes everything above. */

@@ -207,10 +207,7 @@ static int p2pdax_mmap(struct file *filp, struct vm_area_struct *vma)
 	if (rc)
 		return rc;
 
-	spin_lock(&ddev->holder_lock);
-	snprintf(ddev->holder, sizeof(ddev->holder), "%s[%d]", current->comm,
-		 task_pid_nr(current));
-	spin_unlock(&ddev->holder_lock);
+	p2pdax_holder_note(ddev);
 	vma->vm_ops = &p2pdax_vm_ops;
 	vma->vm_page_prot = p2pdax_pgprot(ddev->region->cache,
 					  vma->vm_page_prot);

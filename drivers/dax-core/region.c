@@ -225,7 +225,71 @@ static ssize_t delete_store(struct device *dev, struct device_attribute *attr,
 }
 static DEVICE_ATTR_WO(delete);
 
+/*
+ * Writing 1 retires the region, the first half of an unbind that can wait
+ * for pins without blocking the driver core: every device is killed (its
+ * mappings revoked: SIGBUS; its files: ENXIO) and nothing can be created or
+ * resized any more, but nothing waits.  Once "pinned" reads 0 the unbind
+ * finds nothing to wait for (p2pctl unbind --timeout).  Only an unbind and
+ * a new bind undo it.  ENXIO: already retired.
+ */
+static ssize_t retire_store(struct device *dev, struct device_attribute *attr,
+			    const char *buf, size_t len)
+{
+	struct p2pdax_region *region = dev_get_drvdata(dev);
+	struct p2pdax_dev *ddev;
+	int val, rc;
+
+	rc = kstrtoint(buf, 0, &val);
+	if (rc)
+		return rc;
+	if (val != 1)
+		return -EINVAL;
+	mutex_lock(&region->lock);
+	if (region->dead) {
+		rc = -ENXIO;
+	} else {
+		region->dead = true;
+		region->seed = NULL;
+		list_for_each_entry(ddev, &region->devs, list)
+			__p2pdax_dev_kill(ddev);
+	}
+	mutex_unlock(&region->lock);
+	if (rc)
+		return rc;
+	dev_info(region->parent, "region %d retired: its devices are dead, pinned pages: %lu\n",
+		 region->id, p2pdax_region_pinned(region, NULL));
+	return len;
+}
+static DEVICE_ATTR_WO(retire);
+
+static ssize_t retired_show(struct device *dev, struct device_attribute *attr,
+			    char *buf)
+{
+	struct p2pdax_region *region = dev_get_drvdata(dev);
+	bool dead;
+
+	mutex_lock(&region->lock);
+	dead = region->dead;
+	mutex_unlock(&region->lock);
+	return sysfs_emit(buf, "%d\n", dead);
+}
+static DEVICE_ATTR_RO(retired);
+
+/* pages of the region that are pinned (any reference count but the idle one) */
+static ssize_t pinned_show(struct device *dev, struct device_attribute *attr,
+			   char *buf)
+{
+	struct p2pdax_region *region = dev_get_drvdata(dev);
+
+	return sysfs_emit(buf, "%lu\n", p2pdax_region_pinned(region, NULL));
+}
+static DEVICE_ATTR_ADMIN_RO(pinned);
+
 static struct attribute *p2pdax_region_attrs[] = {
+	&dev_attr_retire.attr,
+	&dev_attr_retired.attr,
+	&dev_attr_pinned.attr,
 	&dev_attr_id.attr,
 	&dev_attr_region_size.attr,
 	&dev_attr_region_align.attr,

@@ -61,4 +61,42 @@ check "the unbind completes" wait "$up"
 check "...the card is unbound, its BAR released" \
 	sh -c "test ! -e '$(pci_sys "$a")/driver' && ! grep -q ' : iopmem\$' /proc/iomem"
 echo >"$(pci_sys "$a")/driver_override"
+
+# ---- p2pctl unbind: retire, wait with a timeout, name who mapped ----------------------
+# (issue 24: one tenant's pin held the kernel's unbind for ever, with the
+# device lock; p2pctl unbind now waits outside the kernel and gives up)
+check "bind the card again" p2p_bind "$a"
+d=$(<"$R/seed")
+set_size "$d" $((4 * MiB))
+extents "$d"
+pfn=$((${EXT[0]%%-*} >> 12))
+check "a tenant maps and fills the device, then exits" "$BIN/p2pmap" fill "/dev/$d" 0 $((4 * MiB)) 5
+for bad in -1 86401 1x "" " 2"; do
+	rc=0; out=$("$P" unbind --timeout "$bad" "$a" 2>&1) || rc=$?
+	check_eq "unbind --timeout '$bad': usage error (exit 2)" "2 p2pctl unbind: --timeout takes whole seconds, 0 to 86400, not '$bad'" \
+		"$rc $(head -1 <<<"$out")"
+done
+check_eq "...and nothing changed: bound, not retired, the device alive" "iopmem 0 $((4 * MiB))" \
+	"$(basename "$(readlink "$(pci_sys "$a")/driver")") $(region_attr "$a" retired) $(dsize "$d")"
+check_store "retire 2: EINVAL" EINVAL "$R/retire" 2
+check_eq "...not retired" 0 "$(region_attr "$a" retired)"
+check "a page pinned (p2pref +1)" ref 1 "$pfn"
+check_eq "pinned reads 1" 1 "$(region_attr "$a" pinned)"
+t0=$SECONDS
+rc=0; out=$("$P" unbind --timeout 2 "$a" 2>&1) || rc=$?
+check_eq "unbind --timeout 2 with a page pinned: fails (exit 1)" 1 "$rc"
+check "...after about 2 s ($((SECONDS - t0)) s)" test $((SECONDS - t0)) -ge 2 -a $((SECONDS - t0)) -le 10
+check_match "...saying what is pinned, that the card stays bound, its region retired" \
+	"p2pctl unbind: $a: 1 pages still pinned after 2 s; the card stays bound and region $id is retired" "$out"
+check_match "...naming who mapped the device (p2pmap, exited)" "Mapped by p2pmap\[[0-9]+\] \(exited\): unbind again" "$out"
+check_eq "the card is still bound, its region retired, pinned 1" "iopmem 1 1" \
+	"$(basename "$(readlink "$(pci_sys "$a")/driver")") $(region_attr "$a" retired) $(region_attr "$a" pinned)"
+check_store "the retired region's device is dead: size ENXIO" ENXIO "$(dsys "$d")/size" 0
+check_store "...create: ENXIO" ENXIO "$R/create" 1
+check_store "retire again: ENXIO" ENXIO "$R/retire" 1
+check "p2pctl's lock is free: list answers at once" timeout 5 "$P" list
+check "the pin goes (p2pref unloads)" rmmod p2pref
+check "p2pctl unbind now unbinds" "$P" unbind --timeout 2 "$a"
+check_eq "...the card is unbound, driver_override cleared" "none " \
+	"$(basename "$(readlink "$(pci_sys "$a")/driver" || echo none)") $(sed 's/(null)//' "$(pci_sys "$a")/driver_override")"
 p2p_unload

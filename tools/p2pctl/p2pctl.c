@@ -666,35 +666,6 @@ static int cmd_bind(int argc, char **argv)
 	return do_bind(pci, bar, NULL, min_align, false);
 }
 
-static const char unbind_usage[] = "p2pctl unbind PCI_ADDR";
-
-static int cmd_unbind(int argc, char **argv)
-{
-	char pci[PCI_ADDR_SIZE], drv[64], p[PATH_MAX];
-	int rc;
-
-	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-		printf("usage: %s\n", unbind_usage);
-		return 0;
-	}
-	if (argc != 2)
-		return usage_error(unbind_usage, "one PCI address expected");
-	if (parse_pci_addr(argv[1], pci))
-		return fail("'%s' is not a PCI address (like 0000:01:00.0)", argv[1]);
-	snprintf(p, sizeof(p), SYS_PCI "/%s", pci);
-	if (access(p, F_OK))
-		return fail("no PCI device %s", pci);
-	pci_driver(pci, drv, sizeof(drv));
-	if (strcmp(drv, "iopmem"))
-		return fail("%s is not bound to iopmem", pci);
-	rc = sysfs_write(SYS_IOPMEM "/unbind", pci);
-	if (rc)
-		return fail("cannot unbind %s: %s", pci, why(rc));
-	snprintf(p, sizeof(p), SYS_PCI "/%s/driver_override", pci);
-	sysfs_write(p, "\n");
-	return 0;
-}
-
 /* ---- devices ------------------------------------------------------------------------- */
 
 /* the region's seed, planting one if needed */
@@ -1096,7 +1067,7 @@ struct command {
 static const struct command commands[] = {
 	{ "list", cmd_list, list_usage, "show regions and devices as JSON (-D devices, -M extents, -i idle, -u human units)", 0 },
 	{ "bind", cmd_bind, bind_usage, "bind a PCI card to iopmem", LOCK_EX },
-	{ "unbind", cmd_unbind, unbind_usage, "unbind a card (waits for pinned pages)", LOCK_EX },
+	{ "unbind", cmd_unbind, unbind_usage, "retire a card's devices, wait up to --timeout (30 s) for pinned pages, unbind", LOCK_EX },
 	{ "create-device", cmd_create, create_usage, "carve a new device (prints it as JSON)", LOCK_EX },
 	{ "resize-device", cmd_resize, resize_usage, "grow or shrink a device", LOCK_EX },
 	{ "destroy-device", cmd_destroy, destroy_usage, "shrink a device to 0 and delete it", LOCK_EX },

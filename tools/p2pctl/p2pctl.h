@@ -46,7 +46,8 @@ int write_label(const char *name, const char *label);
 void unlabel_seed(const char *seed);
 int region_seed(struct p2p_region *r, char *seed, size_t len);
 
-extern const char save_usage[], apply_usage[];
+extern const char save_usage[], apply_usage[], unbind_usage[];
+int cmd_unbind(int argc, char **argv);
 int cmd_save(int argc, char **argv);
 int cmd_apply(int argc, char **argv);
 

@@ -1,0 +1,188 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * p2pctl unbind: take a card from iopmem without waiting for ever.
+ *
+ * A tenant's pin (an RDMA registration, I/O in flight) keeps DMA going to
+ * the card's pages, and the kernel's unbind waits for it uninterruptibly,
+ * holding the device lock.  So unbind first retires the region (every
+ * device dies: mappings revoked, files ENXIO; nothing waits), then waits
+ * here, with a timeout and without the kernel's locks, until no page is
+ * pinned, and only then unbinds, which then has nothing to wait for.  On
+ * timeout the card stays bound with its devices dead, the processes that
+ * mapped them are named, and the p2pctl lock is released when p2pctl exits.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "p2pctl.h"
+
+const char unbind_usage[] = "p2pctl unbind PCI_ADDR [-t|--timeout SECS]";
+
+/* whether process @pid has an RDMA device (/dev/infiniband/uverbs*) open */
+static bool has_uverbs(int pid)
+{
+	char dir[64], p[PATH_MAX], target[PATH_MAX];
+	struct dirent *e;
+	bool found = false;
+	DIR *d;
+	ssize_t n;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", pid);
+	d = opendir(dir);
+	if (!d)
+		return false;
+	while (!found && (e = readdir(d))) {
+		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+		n = readlink(p, target, sizeof(target) - 1);
+		if (n <= 0)
+			continue;
+		target[n] = 0;
+		found = !strncmp(target, "/dev/infiniband/uverbs", 22);
+	}
+	closedir(d);
+	return found;
+}
+
+/*
+ * The processes that mapped the devices of region @id (each device's
+ * "holders": the last few), one string: "comm[pid] (an RDMA device open),
+ * comm[pid] (exited)", or "nobody p2pctl knows of".
+ */
+static void holders(int id, char *out, size_t len)
+{
+	static struct p2p_device devs[P2PCTL_MAX_DEVICES];
+	char p[PATH_MAX], buf[1024], comm[64], *line, *save;
+	size_t n = 0;
+	int nr, i, pid;
+
+	out[0] = 0;
+	nr = devices_scan(id, devs, P2PCTL_MAX_DEVICES);
+	for (i = 0; i < nr; i++) {
+		snprintf(p, sizeof(p), SYS_P2PDAX "/%.31s/holders", devs[i].name);
+		if (sysfs_read(p, buf, sizeof(buf)))
+			continue;
+		for (line = strtok_r(buf, "\n", &save); line && n < len;
+		     line = strtok_r(NULL, "\n", &save)) {
+			if (sscanf(line, "%d %63[^\n]", &pid, comm) != 2)
+				continue;
+			snprintf(p, sizeof(p), "/proc/%d", pid);
+			n += snprintf(out + n, len - n, "%s%s[%d]%s", n ? ", " : "", comm, pid,
+				      access(p, F_OK) ? " (exited)" :
+				      has_uverbs(pid) ? " (an RDMA device open)" : "");
+		}
+	}
+	if (!n)
+		snprintf(out, len, "nobody p2pctl knows of");
+}
+
+static int read_pinned(const char *pci, uint64_t *pinned)
+{
+	char p[PATH_MAX];
+
+	snprintf(p, sizeof(p), SYS_PCI "/%s/dax_region/pinned", pci);
+	return sysfs_read_u64(p, pinned);
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * Retire the region of @pci and wait up to @timeout seconds for its pins:
+ * 0 when none is left, else 1 with the holders named.
+ */
+static int retire_and_wait(const char *pci, long timeout)
+{
+	char p[PATH_MAX], who[2048];
+	struct p2p_region r;
+	uint64_t pinned;
+	double start = now(), told = start;
+	int rc;
+
+	if (region_load(pci, &r))
+		return fail("cannot read the region of %s", pci);
+	snprintf(p, sizeof(p), SYS_PCI "/%s/dax_region/retire", pci);
+	rc = sysfs_write(p, "1");
+	if (rc && rc != -ENXIO)		/* ENXIO: retired already */
+		return fail("cannot retire region %d: %s", r.id, why(rc));
+	for (;;) {
+		rc = read_pinned(pci, &pinned);
+		if (rc)
+			return fail("cannot read region %d's pinned pages: %s", r.id, why(rc));
+		if (!pinned)
+			return 0;
+		if (now() - start >= timeout)
+			break;
+		if (now() - told >= 5) {
+			holders(r.id, who, sizeof(who));
+			fprintf(stderr, "p2pctl unbind: %s: waiting for %llu pinned pages (mapped by %s)\n",
+				pci, (unsigned long long)pinned, who);
+			told = now();
+		}
+		usleep(100000);
+	}
+	holders(r.id, who, sizeof(who));
+	return fail("%s: %llu pages still pinned after %ld s; the card stays bound and region %d is retired (its devices are dead: their users get SIGBUS or ENXIO). Mapped by %s: unbind again once they let go",
+		    pci, (unsigned long long)pinned, timeout, r.id, who);
+}
+
+int cmd_unbind(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "timeout", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char pci[PCI_ADDR_SIZE], drv[64], p[PATH_MAX], *end;
+	long timeout = 30;
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "t:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 't':
+			errno = 0;
+			timeout = strtol(optarg, &end, 10);
+			if (optarg[0] < '0' || optarg[0] > '9' || errno || *end ||
+			    timeout > 86400)
+				return usage_error(unbind_usage,
+						   "--timeout takes whole seconds, 0 to 86400, not '%s'",
+						   optarg);
+			break;
+		case 'h':
+			printf("usage: %s\n", unbind_usage);
+			return 0;
+		default:
+			return usage_error(unbind_usage, "bad option");
+		}
+	}
+	if (optind + 1 != argc)
+		return usage_error(unbind_usage, "one PCI address expected");
+	if (parse_pci_addr(argv[optind], pci))
+		return fail("'%s' is not a PCI address (like 0000:01:00.0)", argv[optind]);
+	snprintf(p, sizeof(p), SYS_PCI "/%s", pci);
+	if (access(p, F_OK))
+		return fail("no PCI device %s", pci);
+	pci_driver(pci, drv, sizeof(drv));
+	if (strcmp(drv, "iopmem"))
+		return fail("%s is not bound to iopmem", pci);
+	snprintf(p, sizeof(p), SYS_PCI "/%s/dax_region/retire", pci);
+	if (!access(p, F_OK) && retire_and_wait(pci, timeout))
+		return 1;
+	rc = sysfs_write(SYS_IOPMEM "/unbind", pci);
+	if (rc)
+		return fail("cannot unbind %s: %s", pci, why(rc));
+	snprintf(p, sizeof(p), SYS_PCI "/%s/driver_override", pci);
+	sysfs_write(p, "\n");
+	return 0;
+}
