@@ -97,6 +97,27 @@ void p2pdax_minor_put(int minor)
 }
 
 /*
+ * A reload must not hand out a number from before it: the minors restart,
+ * and the next dynamic major would be this one again, so a stale node or a
+ * container's cgroup rule by major:minor would open a new tenant's device.
+ * At unload the major stays registered, as "p2pdax-retired", without a
+ * cdev behind it: opening one of its numbers gets ENXIO, and the next load
+ * (of dax_core or of any other driver) gets another major.  That costs one
+ * dynamic major per reload until reboot (the kernel has 148; a load that
+ * finds none left fails with EBUSY) and a few bytes the kernel owns; the
+ * name is copied, nothing points into this module.  A driver that took the
+ * major between the unregister and this one keeps it (the window is a few
+ * instructions): the load after it gets another one all the same.
+ */
+static void p2pdax_retire_major(void)
+{
+	if (register_chrdev_region(MKDEV(MAJOR(p2pdax_devt), 0), P2PDAX_MINORS,
+				   "p2pdax-retired"))
+		pr_warn("p2pdax: major %d could not be kept retired: a later driver may reuse it\n",
+			MAJOR(p2pdax_devt));
+}
+
+/*
  * S_DAX makes the mm treat mappings of this inode as device-dax ones: huge
  * faults without THP's sysfs policy, and "special" huge entries that are
  * zapped without touching struct pages.  The file's own inode is a char
@@ -139,8 +160,11 @@ static int __init p2pdax_init(void)
 		return PTR_ERR(p2pdax_mnt);
 
 	rc = alloc_chrdev_region(&p2pdax_devt, 0, P2PDAX_MINORS, "p2pdax");
-	if (rc)
+	if (rc) {
+		pr_err("p2pdax: no dynamic character major left (%d): every earlier load of dax_core keeps its own retired until reboot\n",
+		       rc);
 		goto err_unmount;
+	}
 
 	p2pdax_class = p2pdax_class_create("p2pdax");
 	if (IS_ERR(p2pdax_class)) {
@@ -171,6 +195,7 @@ static void __exit p2pdax_exit(void)
 			atomic_read(&p2pdax_unreleased));
 	class_destroy(p2pdax_class);
 	unregister_chrdev_region(p2pdax_devt, P2PDAX_MINORS);
+	p2pdax_retire_major();
 	kern_unmount(p2pdax_mnt);
 	xa_destroy(&p2pdax_minors);
 	p2pdax_regions_exit();

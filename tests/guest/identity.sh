@@ -100,6 +100,31 @@ echo "$d" >"$R/delete"
 check_store "a deleted device's label is free again" OK "$(dsys "$e")/label" "tenant-A.1_x"
 check_store "the label of a zero-size seed" OK "$(dsys "$(<"$R/seed")")/label" "seedling"
 check_eq "label is root-writable, world-readable (0644)" 644 "$(stat -c %a "$(dsys "$e")/label")"
+
+# ---- a reload of dax_core (a DKMS upgrade) reuses no number either ------------
+# (issue 24: minors restarted at 0 under the same dynamic major)
+d=$(<"$R/seed")
+set_size "$d" $((2 * MiB))
+old=$(stat -c '%t:%T' "/dev/$d")
+old_major=$((0x${old%:*}))
+set_size "$d" 0
+echo "$d" >"$R/delete"
 p2p_unbind "$b"
+p2p_unbind "$a"
+p2p_unload
+check_match "unloaded: /proc/devices keeps major $old_major, as p2pdax-retired" \
+	"(^|"$'\n'")$old_major p2pdax-retired("$'\n'"|$)" "$(</proc/devices)"
+p2p_load
+check "bind card 0 again after the reload" p2p_bind "$a"
+d=$(<"$R/seed")
+set_size "$d" $((2 * MiB))
+new=$(stat -c '%t:%T' "/dev/$d")
+check "the reloaded dax_core has another major ($old -> $new)" test "$((0x${new%:*}))" != "$old_major"
+rm -f /run/iopmem/stale
+mknod /run/iopmem/stale c "$old_major" $((0x${old#*:}))
+check_match "a node from before the reload opens nothing" "No such device|No such device or address" \
+	"$(exec 2>&1; : <>/run/iopmem/stale)"
+rm -f /run/iopmem/stale
+set_size "$d" 0
 p2p_unbind "$a"
 p2p_unload
