@@ -96,6 +96,9 @@ install-tools: tools $(GEN)/80-p2pdax.rules $(GEN)/p2pctl-apply.service
 	install -D -m 0644 $(GEN)/80-p2pdax.rules $(DESTDIR)$(UDEVRULESDIR)/80-p2pdax.rules
 	install -D -m 0644 $(GEN)/p2pctl-apply.service $(DESTDIR)$(SYSTEMDUNITDIR)/p2pctl-apply.service
 	install -D -m 0644 Documentation/man/p2pctl.8 $(DESTDIR)$(MANDIR)/man8/p2pctl.8
+	install -D -m 0644 Documentation/man/p2pdax.4 $(DESTDIR)$(MANDIR)/man4/p2pdax.4
+	install -D -m 0644 Documentation/examples/p2pdax-tenant.c \
+		$(DESTDIR)$(PREFIX)/share/doc/p2pctl/examples/p2pdax-tenant.c
 	install -D -m 0644 tools/p2pctl/p2pctl.bash-completion $(DESTDIR)$(BASHCOMPDIR)/p2pctl
 	@[ -n "$(DESTDIR)" ] && [ "$(DESTDIR)" != / ] || { \
 		echo "install-tools: installed $(SBINDIR)/p2pctl; the udev rule is active after"; \
@@ -183,7 +186,13 @@ build/tests/p2pbench: bench/p2pbench.c
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -o $@ $< -libverbs
 
-TEST_BINS := build/tests/p2prdma build/tests/p2pnet build/tests/p2pbench $(patsubst tests/bin/%.c,build/tests/%,$(wildcard tests/bin/*.c))
+# the tenant guide's example program (p2pdax(4)), built as a tenant would
+build/tests/p2pdax-tenant: Documentation/examples/p2pdax-tenant.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -Wall -Wextra -Werror -o $@ $<
+
+TEST_BINS := build/tests/p2prdma build/tests/p2pnet build/tests/p2pbench build/tests/p2pdax-tenant \
+	$(patsubst tests/bin/%.c,build/tests/%,$(wildcard tests/bin/*.c))
 
 tests-bin: $(TEST_BINS) $(UNIT_TESTS)
 

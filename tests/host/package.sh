@@ -55,6 +55,8 @@ check "the unit is enabled by the package (multi-user.target.wants)" \
 	test -L /etc/systemd/system/multi-user.target.wants/p2pctl-apply.service
 check_eq "the man page is installed" /usr/share/man/man8/p2pctl.8.gz "$(man -w p2pctl 2>/dev/null || true)"
 check "bash completion is installed" test -s /usr/share/bash-completion/completions/p2pctl
+check_eq "the tenant guide p2pdax(4) is installed" /usr/share/man/man4/p2pdax.4.gz "$(man -w 4 p2pdax 2>/dev/null || true)"
+check "...with its example program" test -s /usr/share/doc/p2pctl/examples/p2pdax-tenant.c
 
 # the guest uses only what the packages installed
 out=$("$TOP/scripts/qemu/run-vm" --outdir "$TOP/build/vm/package" --bar 64M -- \
@@ -67,6 +69,8 @@ check "guest: the udev rule applied the saved owner and mode" \
 	grep -qE "^ok [0-9]+ - udev gave the new node 1001:1001 640" <<<"$out"
 check "guest: the packaged rule made /dev/p2pdax/by-label/" \
 	grep -qE "^ok [0-9]+ - udev links it as /dev/p2pdax/by-label/tenant1" <<<"$out"
+check "guest: the tenant guide's example ran as its man page shows" \
+	grep -qE "^ok [0-9]+ - --hold: revoked as the man page shows" <<<"$out"
 check_eq "guest: no failed checks" "" "$(echo "$out" | grep '^not ok' || true)"
 
 purge

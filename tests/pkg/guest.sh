@@ -36,6 +36,48 @@ udevadm settle -t 30
 check "the new device has a new number ($d)" test "$d" != p2pdax0.0
 check_eq "udev gave the new node 1001:1001 640" "1001:1001 640" "$(stat -c '%u:%g %a' "/dev/$d")"
 check_eq "...and the label link leads to it" "/dev/$d" "$(readlink -f /dev/p2pdax/by-label/tenant1)"
+
+# ---- the tenant guide, p2pdax(4): its example program, as the package
+# installed it, built and run by a tenant; its output is the man page's
+ex=/usr/share/doc/p2pctl/examples/p2pdax-tenant.c
+man4=/usr/share/man/man4/p2pdax.4.gz
+check "the example program is installed ($ex)" test -s "$ex"
+check "the man page p2pdax(4) is installed" test -s "$man4"
+as1001() { setpriv --reuid=1001 --regid=1001 --clear-groups "$@"; }
+tb=/run/iopmem/tenant
+mkdir -p "$tb"
+chown 1001:1001 "$tb"
+d=$("$P" create-device -r 0 -s 4M -a 2M --label alice-buf --owner 1001 --mode 0600 |
+	python3 -c 'import json, sys; print(json.load(sys.stdin)["chardev"])')
+udevadm settle -t 30
+check "uid 1001 builds it (cc -O2 -Wall, as the man page says)" \
+	as1001 cc -O2 -Wall -o "$tb/p2pdax-tenant" "$ex"
+# the man page's blocks: what follows each command line, up to the block's end
+block() { zcat "$man4" | awk -v cmd="$1" -v end="$2" '$0 == cmd { f = 1; next } f && $0 ~ end { exit } f'; }
+want=$(block '$ ./p2pdax-tenant /dev/p2pdax/by-label/alice-buf' '^[.]RE')
+rc=0; got=$(as1001 "$tb/p2pdax-tenant" /dev/p2pdax/by-label/alice-buf 2>&1) || rc=$?
+check_eq "the example runs as the man page shows (exit 0)" "0
+$want" "$rc
+$got"
+check_eq "...and the man page's block is not empty (4 lines)" 4 "$(wc -l <<<"$want")"
+off=$(extent_off "$a" "$d" 0)
+check_eq "its first and last words are in the card (host file)" "7032706400000000 70327064003ffff8" \
+	"$(od -An -tx8 -j "$off" -N8 "$(card_file 0)" | tr -d ' ') $(od -An -tx8 -j $((off + 4 * 1048576 - 8)) -N8 "$(card_file 0)" | tr -d ' ')"
+rm -f "$tb/in"
+mkfifo "$tb/in"
+chown 1001 "$tb/in"
+as1001 "$tb/p2pdax-tenant" /dev/p2pdax/by-label/alice-buf --hold <"$tb/in" >"$tb/out" 2>&1 &
+hp=$!
+exec {hw}>"$tb/in"
+for _ in $(seq 300); do grep -q '^holding' "$tb/out" && break; sleep 0.1; done
+check "the administrator shrinks the held device to 0" "$P" resize-device "$d" -s 0
+exec {hw}>&-
+rc=0; wait "$hp" || rc=$?
+want=$(block '$ ./p2pdax-tenant /dev/p2pdax/by-label/alice-buf --hold' '^[$] echo')
+check_eq "--hold: revoked as the man page shows (exit 3, SIGBUS at offset 0)" "3
+$want" "$rc
+$(<"$tb/out")"
+"$P" destroy-device "$d" >/dev/null
 "$P" unbind "$a"
 udevadm control --exit
 check "rmmod iopmem dax_core" rmmod iopmem dax_core
