@@ -39,6 +39,17 @@ check_eq "failed bind restored the bar parameter" -1 "$(</sys/module/iopmem/para
 for v in 8K 4096x 0 3M -2M ""; do
 	run_err "bind --min-align '$v'" "--min-align takes 4K, 2M or 1G, not '$v'" "$P" bind "$a" --min-align "$v"
 done
+for v in WC x "" wc,uc; do
+	run_err "bind --cache '$v'" "--cache takes wc, uc or wb, not '$v'" "$P" bind "$a" --cache "$v"
+done
+check_eq "bind --cache uc binds uncached" uc "$("$P" bind "$a" --cache uc | jq_ '.cache_mode')"
+check_eq "...and restores the cache parameter" wc "$(</sys/module/iopmem/parameters/cache)"
+run_err "bind --cache wb of a card bound uc: refused" "$a is bound with cache mode uc, not wb; unbind it first" \
+	"$P" bind "$a" --cache wb
+run_err "bind --bar 0 of a card bound on BAR 2: refused" "$a is bound with BAR 2, not 0; unbind it first" \
+	"$P" bind "$a" --bar 0
+check_eq "...which changed nothing" "uc" "$("$P" list -r "$a" | jq_ '.[0].cache_mode')"
+"$P" unbind "$a"
 check "refused --min-align left the card unbound" test ! -e "$(pci_sys "$a")/driver"
 check_eq "...and the min_align parameter as it was" 4096 "$(</sys/module/iopmem/parameters/min_align)"
 run_err "unbind: a card not bound" "is not bound to iopmem" "$P" unbind "$a"
@@ -64,7 +75,9 @@ check_eq "list -i: the idle seed" p2pdax0.0 "$("$P" list -i -r 0 | jq_ '.[0].dev
 run_err "list -r unknown region" "region 7 not found" "$P" list -r 7
 run_err "list -r junk" "neither a region id nor a PCI address" "$P" list -r x7
 run_err "list -d unknown device" "device p2pdax0.9 not found" "$P" list -d p2pdax0.9
-run_err "list -d junk" "'dax0.0' is not a device (p2pdaxR.N, /dev/p2pdaxR.N or R.N)" "$P" list -d dax0.0
+run_err "list -d junk (no device, no label)" "no device has the label \"dax0.0\"" "$P" list -d dax0.0
+run_err "list -d a malformed name or label" "'a/b' is not a device (p2pdaxR.N, /dev/p2pdaxR.N, R.N, a label or /dev/p2pdax/by-label/LABEL)" \
+	"$P" list -d a/b
 run_err "list -d /dev/ without p2pdax" "is not a device" "$P" list -d /dev/0.0
 check_eq "list -r all is every region" "$("$P" list)" "$("$P" list -r all)"
 run_err "list: unknown option" "bad option" "$P" list --bogus
@@ -107,7 +120,7 @@ check_eq "failed creates changed nothing" "$before" "$("$P" list -M -i)"
 check_eq "resize-device grows" 37748736 "$("$P" resize-device p2pdax0.2 -s 36M | jq_ '.size')"
 check_eq "resize-device shrinks" 33554432 "$("$P" resize-device p2pdax0.2 -s 32M | jq_ '.size')"
 run_err "resize: unknown device" "device p2pdax0.9 not found" "$P" resize-device p2pdax0.9 -s 2M
-run_err "resize: not a device name" "'foo' is not a device" "$P" resize-device foo -s 2M
+run_err "resize: not a device name, nor a label" "no device has the label \"foo\"" "$P" resize-device foo -s 2M
 check_eq "resize-device /dev/p2pdaxR.N" 35651584 "$("$P" resize-device /dev/p2pdax0.2 -s 34M | jq_ '.size')"
 check_eq "resize-device R.N" 33554432 "$("$P" resize-device 0.2 -s 32M | jq_ '.size')"
 check_eq "list -d R.N" p2pdax0.2 "$("$P" list -d 0.2 | jq_ '.[0].chardev')"
@@ -116,7 +129,8 @@ check_eq "sizes are decimal: 010M is 10 MiB" 10485760 "$("$P" resize-device 0.2 
 "$P" resize-device 0.2 -s 32M >/dev/null
 run_err "resize: hexadecimal refused, saying why" "bad size '0x200000': hexadecimal is not accepted" \
 	"$P" resize-device 0.2 -s 0x200000
-run_err "resize: leading zeros in a device name refused" "'0.02' is not a device" "$P" resize-device 0.02 -s 2M
+run_err "resize: leading zeros in a device name refused (then it is a label nobody has)" \
+	"no device has the label \"0.02\"" "$P" resize-device 0.02 -s 2M
 run_err "resize: no size" "-s SIZE are required" "$P" resize-device p2pdax0.2
 run_err "resize: beyond the region" "not enough free space" "$P" resize-device p2pdax0.2 -s 512M
 check_eq "set-owner changes the mode" 0600 "$("$P" set-owner p2pdax0.2 --mode 600 | jq_ '.mode')"
@@ -125,6 +139,13 @@ run_err "set-owner with nothing to set" "nothing to set" "$P" set-owner p2pdax0.
 run_err "set-owner: unknown group" "no such group" "$P" set-owner p2pdax0.2 --group nosuchgroup
 check_eq "set-owner /dev/p2pdaxR.N" 0640 "$("$P" set-owner /dev/p2pdax0.2 --mode 640 | jq_ '.mode')"
 "$P" set-owner 0.2 --mode 600 >/dev/null
+# a device by its label, or by udev's link to it (udevd does not run here:
+# the path is read as the label it names)
+check_eq "list -d LABEL" p2pdax0.0 "$("$P" list -d t0 | jq_ '.[0].chardev')"
+check_eq "set-owner by label" "p2pdax0.0 0600" "$("$P" set-owner t0 --mode 600 | jq_ '.chardev + " " + .mode')"
+check_eq "set-owner /dev/p2pdax/by-label/LABEL" "p2pdax0.0 0640" \
+	"$("$P" set-owner /dev/p2pdax/by-label/t0 --mode 640 | jq_ '.chardev + " " + .mode')"
+run_err "a label nobody has" 'no device has the label "nobody"' "$P" resize-device /dev/p2pdax/by-label/nobody -s 2M
 seed=$(region_attr "$a" seed)
 run_err "destroy the seed" "is region 0's seed" "$P" destroy-device "$seed"
 run_err "destroy: unknown device" "device p2pdax0.9 not found" "$P" destroy-device p2pdax0.9
@@ -164,6 +185,18 @@ check_eq "completion: regions by id and PCI address, and all" \
 check_eq "completion: devices" "$(ls /sys/class/p2pdax | grep '^p2pdax0\.' | sort | tr '\n' ' ')" \
 	"$(complete_line 'p2pctl resize-device p2pdax0' | tr '\n' ' ')"
 check_eq "completion: bind offers PCI addresses" "$a" "$(complete_line "p2pctl bind ${a%.*}")"
+check_eq "completion: devices by label too" "t0 t2 t3 t4" "$(complete_line 'p2pctl resize-device t' | sort | tr '\n' ' ' | sed 's/ $//')"
+check_eq "completion: version and help are commands" "help version" \
+	"$(complete_line 'p2pctl ' | grep -xE 'help|version' | sort | tr '\n' ' ' | sed 's/ $//')"
+check_eq "unbind's options complete" "--help --timeout" "$(complete_line 'p2pctl unbind --' | sort | tr '\n' ' ' | sed 's/ $//')"
+check_match "help names version and help" "'p2pctl version' \(--version\).*'p2pctl help' \(--help\)" "$("$P" help | tr '\n' ' ')"
+check_match "create-device -u prints human units" '"size": "2.00 MiB"' \
+	"$("$P" create-device -r 0 -s 2M -u --label human1 | tee /run/iopmem/human.json)"
+check_match "resize-device -u too" '"size": "4.00 MiB"' "$("$P" resize-device human1 -s 4M -u)"
+check_match "...and both say so in their usage" "\[-u\].*\[-u\]" \
+	"$("$P" create-device --help; "$P" resize-device --help)"
+"$P" destroy-device human1 >/dev/null
+check_eq "p2pctl version is the package's" "$(awk -F'[()]' 'NR == 1 { print $2; exit }' "$TOP/debian/changelog")" "$("$P" version)"
 check_eq "a fragmented device for the round trip" 2 "$("$P" list -M -d p2pdax0.2 | jq_ '.[0].extents | length')"
 
 # ---- save / unbind / bind / apply ---------------------------------------------------------

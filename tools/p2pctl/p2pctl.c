@@ -266,13 +266,33 @@ int apply_owner(const char *name, const struct owner_opts *o)
 	return 0;
 }
 
-/* a device argument in any spelling parse_dev_arg() takes, or a message */
+/*
+ * A device argument: a name in any spelling parse_dev_arg() takes, else a
+ * label (LABEL or /dev/p2pdax/by-label/LABEL: a label that looks like a
+ * device name must be given as the link).  0, or 1 with a message.
+ */
 static int device_arg(const char *arg, char *name, size_t len)
 {
+	static const char link[] = "/dev/p2pdax/by-label/";
+	const char *label = arg, *problem;
+	struct p2p_device d;
+	int rc;
+
 	if (!arg)
 		return fail("no device given");
-	if (parse_dev_arg(arg, name, len))
-		return fail("'%s' is not a device (p2pdaxR.N, /dev/p2pdaxR.N or R.N)", arg);
+	if (!strncmp(arg, link, sizeof(link) - 1))
+		label = arg + sizeof(link) - 1;
+	else if (!parse_dev_arg(arg, name, len))
+		return 0;
+	if (check_label(label, &problem))
+		return fail("'%s' is not a device (p2pdaxR.N, /dev/p2pdaxR.N, R.N, a label or /dev/p2pdax/by-label/LABEL)",
+			    arg);
+	rc = device_by_label(label, &d);
+	if (rc == -ENOENT)
+		return fail("no device has the label \"%s\"", label);
+	if (rc)
+		return fail("cannot scan devices: %s", why(rc));
+	snprintf(name, len, "%s", d.name);
 	return 0;
 }
 
@@ -566,9 +586,18 @@ int do_bind(const char *pci, int bar, const char *cache, uint64_t min_align, boo
 	if (!strcmp(drv, "iopmem")) {
 		struct p2p_region r;
 
-		if (min_align && !region_load(pci, &r) && r.min_align != min_align)
+		/* what was asked for must be what is bound: nothing changes */
+		rc = region_load(pci, &r);
+		if (rc)
+			return fail("cannot read the region of %s: %s", pci, why(rc));
+		if (min_align && r.min_align != min_align)
 			return fail("%s is bound with min_align %" PRIu64 ", not %" PRIu64 "; unbind it first",
 				    pci, r.min_align, min_align);
+		if (cache && cache[0] && strcmp(r.cache, cache))
+			return fail("%s is bound with cache mode %s, not %s; unbind it first",
+				    pci, r.cache, cache);
+		if (bar >= 0 && r.bar != bar)
+			return fail("%s is bound with BAR %d, not %d; unbind it first", pci, r.bar, bar);
 		return quiet ? 0 : print_region(pci);
 	}
 	if (drv[0])
@@ -631,20 +660,28 @@ restore:
 	return quiet ? 0 : print_region(pci);
 }
 
-static const char bind_usage[] = "p2pctl bind PCI_ADDR [--bar N] [--min-align 4K|2M|1G]";
+static const char bind_usage[] = "p2pctl bind PCI_ADDR [--bar N] [--min-align 4K|2M|1G] [--cache wc|uc|wb]";
 
 static int cmd_bind(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "bar", required_argument, NULL, 'b' },
-		{ "min-align", required_argument, NULL, 'A' }, OPT_HELP, OPT_END,
+		{ "min-align", required_argument, NULL, 'A' },
+		{ "cache", required_argument, NULL, 'c' }, OPT_HELP, OPT_END,
 	};
 	char pci[PCI_ADDR_SIZE], *end;
+	const char *cache = NULL;
 	uint64_t min_align = 0;
 	int c, bar = -1;
 
-	while ((c = getopt_long(argc, argv, "b:A:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "b:A:c:h", opts, NULL)) != -1) {
 		switch (c) {
+		case 'c':
+			if (strcmp(optarg, "wc") && strcmp(optarg, "uc") && strcmp(optarg, "wb"))
+				return usage_error(bind_usage, "--cache takes wc, uc or wb, not '%s'",
+						   optarg);
+			cache = optarg;
+			break;
 		case 'b':
 			bar = (int)strtol(optarg, &end, 10);
 			if (!*optarg || *end || bar < 0 || bar > 5)
@@ -663,7 +700,7 @@ static int cmd_bind(int argc, char **argv)
 		return usage_error(bind_usage, "one PCI address expected");
 	if (parse_pci_addr(argv[optind], pci))
 		return fail("'%s' is not a PCI address (like 0000:01:00.0)", argv[optind]);
-	return do_bind(pci, bar, NULL, min_align, false);
+	return do_bind(pci, bar, cache, min_align, false);
 }
 
 /* ---- devices ------------------------------------------------------------------------- */
@@ -690,7 +727,7 @@ int region_seed(struct p2p_region *r, char *seed, size_t len)
 }
 
 static const char create_usage[] =
-	"p2pctl create-device -r REGION -s SIZE|all [-a ALIGN] [-l LABEL] [--owner USER] [--group GROUP] [--mode MODE]";
+	"p2pctl create-device -r REGION -s SIZE|all [-a ALIGN] [-l LABEL] [--owner USER] [--group GROUP] [--mode MODE] [-u]";
 
 /*
  * Size the region's seed into a new device.  Under the p2pctl lock (main()),
@@ -860,7 +897,7 @@ static int cmd_set_label(int argc, char **argv)
 	return print_device(d.name);
 }
 
-static const char resize_usage[] = "p2pctl resize-device DEVICE -s SIZE|all";
+static const char resize_usage[] = "p2pctl resize-device DEVICE -s SIZE|all [-u]";
 
 static int cmd_resize(int argc, char **argv)
 {
@@ -1110,8 +1147,10 @@ static void help(FILE *f)
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %s\n      %s\n", commands[i].usage, commands[i].help);
 	fprintf(f, "\nSIZE: decimal bytes, or with K, M, G, T (binary).  REGION: region id or PCI\n"
-		"address (list also takes 'all').  DEVICE: p2pdaxR.N, /dev/p2pdaxR.N or R.N.\n"
-		"'p2pctl COMMAND --help' shows one command; 'p2pctl --version'; see p2pctl(8).\n");
+		"address (list also takes 'all').  DEVICE: p2pdaxR.N, /dev/p2pdaxR.N, R.N,\n"
+		"a label or /dev/p2pdax/by-label/LABEL.\n"
+		"'p2pctl COMMAND --help' shows one command; 'p2pctl version' (--version) the\n"
+		"version, 'p2pctl help' (--help) this; see p2pctl(8), and p2pdax(4) for tenants.\n");
 }
 
 int main(int argc, char **argv)
