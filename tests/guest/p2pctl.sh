@@ -39,17 +39,6 @@ check_eq "failed bind restored the bar parameter" -1 "$(</sys/module/iopmem/para
 for v in 8K 4096x 0 3M -2M ""; do
 	run_err "bind --min-align '$v'" "--min-align takes 4K, 2M or 1G, not '$v'" "$P" bind "$a" --min-align "$v"
 done
-for v in WC x "" wc,uc; do
-	run_err "bind --cache '$v'" "--cache takes wc, uc or wb, not '$v'" "$P" bind "$a" --cache "$v"
-done
-check_eq "bind --cache uc binds uncached" uc "$("$P" bind "$a" --cache uc | jq_ '.cache_mode')"
-check_eq "...and restores the cache parameter" wc "$(</sys/module/iopmem/parameters/cache)"
-run_err "bind --cache wb of a card bound uc: refused" "$a is bound with cache mode uc, not wb; unbind it first" \
-	"$P" bind "$a" --cache wb
-run_err "bind --bar 0 of a card bound on BAR 2: refused" "$a is bound with BAR 2, not 0; unbind it first" \
-	"$P" bind "$a" --bar 0
-check_eq "...which changed nothing" "uc" "$("$P" list -r "$a" | jq_ '.[0].cache_mode')"
-"$P" unbind "$a"
 check "refused --min-align left the card unbound" test ! -e "$(pci_sys "$a")/driver"
 check_eq "...and the min_align parameter as it was" 4096 "$(</sys/module/iopmem/parameters/min_align)"
 run_err "unbind: a card not bound" "is not bound to iopmem" "$P" unbind "$a"
@@ -221,7 +210,20 @@ old_names=$("$P" list -D | jq_ '[.[].devices[].chardev] | join(" ")')
 check "unbind card 0" "$P" unbind "$a"
 check "unbind card 1" "$P" unbind "$b"
 check "the regions are gone" test ! -e "$(pci_sys "$a")/dax_region" -a ! -e "$(pci_sys "$b")/dax_region"
+# all or nothing: the second region cannot be applied (its size is not the
+# layout's), so the first is put back as it was: no device, card unbound
+jq '.regions[1].size = 1073741824' "$L" >/run/iopmem/half.json
+run_err "apply of a layout whose second region fails: refused" \
+	"region is 268435456 bytes, the layout wants 1073741824" "$P" apply /run/iopmem/half.json
+bound=0
+for c in "$a" "$b"; do [ ! -e "$(pci_sys "$c")/driver" ] || bound=$((bound + 1)); done
+check_eq "...and the first region is put back: both cards unbound, no device" "0 0" \
+	"$bound $(find /sys/class/p2pdax -mindepth 1 -maxdepth 1 | wc -l)"
 "$P" bind "$a" >/dev/null
+run_err "...and with card 0 bound beforehand, that card stays bound (it was not apply's)" \
+	"the layout wants 1073741824" "$P" apply /run/iopmem/half.json
+check_eq "...with only its seed" "iopmem $(region_attr "$a" seed)" \
+	"$(basename "$(readlink "$(pci_sys "$a")/driver")") $(find /sys/class/p2pdax -mindepth 1 -maxdepth 1 -printf '%f\n')"
 check "apply (binds card 1 itself)" "$P" apply "$L"
 check_eq "after apply: same labels, sizes, extents, owners" "$before" "$(shape)"
 new_names=$("$P" list -D | jq_ '[.[].devices[].chardev] | join(" ")')
@@ -356,4 +358,18 @@ check_eq "...2M, with its device" "2097152 m2" \
 	"$("$P" list -r "$b" | jq_ '.[0].min_align') $(</sys/class/p2pdax/"$(devname m2)"/label)"
 check_eq "...and the parameter as it was" 4096 "$(</sys/module/iopmem/parameters/min_align)"
 "$P" unbind "$b"
+
+# ---- bind --cache (last: it takes region numbers) ------------------------------------------
+[ ! -e "$(pci_sys "$a")/driver" ] || "$P" unbind "$a"
+for v in WC x "" wc,uc; do
+	run_err "bind --cache '$v'" "--cache takes wc, uc or wb, not '$v'" "$P" bind "$a" --cache "$v"
+done
+check_eq "bind --cache uc binds uncached" uc "$("$P" bind "$a" --cache uc | jq_ '.cache_mode')"
+check_eq "...and restores the cache parameter" wc "$(</sys/module/iopmem/parameters/cache)"
+run_err "bind --cache wb of a card bound uc: refused" "$a is bound with cache mode uc, not wb; unbind it first" \
+	"$P" bind "$a" --cache wb
+run_err "bind --bar 0 of a card bound on BAR 2: refused" "$a is bound with BAR 2, not 0; unbind it first" \
+	"$P" bind "$a" --bar 0
+check_eq "...which changed nothing" "uc" "$("$P" list -r "$a" | jq_ '.[0].cache_mode')"
+"$P" unbind "$a"
 p2p_unload

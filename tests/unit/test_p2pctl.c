@@ -178,6 +178,11 @@ int main(void)
 	bad_layout("{\"version\":1}", "\"regions\"", "no regions");
 	bad_layout("{\"version\":1,\"regions\":[{\"pci\":\"zz\",\"devices\":[]}]}", "PCI address", "bad pci");
 	bad_layout("{\"version\":1,\"regions\":[{\"pci\":\"01:00.0\",\"bar\":9,\"devices\":[]}]}", "bar", "bad bar");
+	ok(layout_str("{\"version\":1,\"regions\":[{\"pci\":\"01:00.0\",\"size\":\"2G\",\"devices\":[]}]}", &l) == 0 &&
+	   l.regions[0].size == 2ULL << 30, "a region's size is read (apply compares it)");
+	layout_free(&l);
+	bad_layout("{\"version\":1,\"regions\":[{\"pci\":\"01:00.0\",\"size\":0,\"devices\":[]}]}",
+		   "\"size\" must be a number of bytes above 0", "a region size of 0");
 	bad_layout("{\"version\":1,\"regions\":[{\"pci\":\"01:00.0\",\"min_align\":8192,\"devices\":[]}]}",
 		   "\"min_align\" must be 4096, 2097152 or 1073741824", "bad min_align");
 	bad_layout("{\"version\":1,\"regions\":[{\"pci\":\"01:00.0\",\"min_align\":\"2M\",\"devices\":["

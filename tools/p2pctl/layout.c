@@ -370,14 +370,23 @@ static int apply_owners(const struct layout_region *lr, const char *only)
 	return 0;
 }
 
-static int apply_region(const struct layout_region *lr)
+/* what apply_region() changed, so that a later failure can undo it */
+struct applied {
+	bool bound;	/* apply bound the card */
+	bool placed;	/* apply made the region's devices */
+};
+
+static int apply_region(const struct layout_region *lr, struct applied *done)
 {
 	struct p2p_region r;
 	int nd, i, moved = 0, sized = 0, same = 0;
 	struct p2p_device d;
+	char drv[64];
 
+	pci_driver(lr->pci, drv, sizeof(drv));
 	if (do_bind(lr->pci, lr->bar, lr->cache, lr->min_align, true))
 		return 1;
+	done->bound = strcmp(drv, "iopmem");
 	if (region_load(lr->pci, &r))
 		return fail("cannot read the region of %s", lr->pci);
 	if (r.size != lr->size && lr->size)
@@ -415,11 +424,25 @@ static int apply_region(const struct layout_region *lr)
 					    lr->devices[i].label, d.name, d.region);
 		if (place(&r, lr, &moved))
 			return 1;
+		done->placed = true;
 		if (moved)
 			fprintf(stderr, "p2pctl apply: %s: %d extents could not go back to their place\n",
 				lr->pci, moved);
 	}
-	return apply_owners(lr, NULL);
+	return 0;
+}
+
+/* undo apply_region(): destroy the devices it made, unbind what it bound */
+static void unapply_region(const struct layout_region *lr, const struct applied *done)
+{
+	struct p2p_device d;
+	int i;
+
+	for (i = 0; done->placed && i < lr->nr_devices; i++)
+		if (!device_by_label(lr->devices[i].label, &d))
+			destroy(&d);
+	if (done->bound)
+		unbind_card(lr->pci);
 }
 
 int cmd_apply(int argc, char **argv)
@@ -430,6 +453,7 @@ int cmd_apply(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct applied *done = NULL;
 	const char *dspec = NULL;
 	bool owners_only = false;
 	char only[32];
@@ -463,18 +487,41 @@ int cmd_apply(int argc, char **argv)
 					goto out;
 				}
 	}
-	for (i = 0; i < l.nr_regions; i++) {
-		if (owners_only) {
+	if (owners_only) {
+		for (i = 0; i < l.nr_regions; i++) {
 			char drv[64];
 
 			pci_driver(l.regions[i].pci, drv, sizeof(drv));
 			if (!strcmp(drv, "iopmem"))
 				rc |= apply_owners(&l.regions[i], dspec ? only : NULL);
-		} else {
-			rc |= apply_region(&l.regions[i]);
+		}
+		goto out;
+	}
+	/*
+	 * All or nothing: every region's card and devices first; if one
+	 * fails, the regions before it are put back as they were (devices
+	 * apply made destroyed, cards it bound unbound).  Then the owners.
+	 */
+	done = calloc(l.nr_regions > 0 ? (size_t)l.nr_regions : 1, sizeof(*done));
+	if (!done) {
+		rc = fail("out of memory");
+		goto out;
+	}
+	for (i = 0; i < l.nr_regions; i++) {
+		if (apply_region(&l.regions[i], &done[i])) {
+			unapply_region(&l.regions[i], &done[i]);
+			while (i--)
+				unapply_region(&l.regions[i], &done[i]);
+			if (l.nr_regions > 1)
+				fprintf(stderr, "p2pctl apply: nothing applied: the regions before it were put back\n");
+			rc = 1;
+			goto out;
 		}
 	}
+	for (i = 0; i < l.nr_regions; i++)
+		rc |= apply_owners(&l.regions[i], NULL);
 out:
+	free(done);
 	layout_free(&l);
 	return rc;
 }

@@ -593,7 +593,9 @@ int do_bind(const char *pci, int bar, const char *cache, uint64_t min_align, boo
 		if (min_align && r.min_align != min_align)
 			return fail("%s is bound with min_align %" PRIu64 ", not %" PRIu64 "; unbind it first",
 				    pci, r.min_align, min_align);
-		if (cache && cache[0] && strcmp(r.cache, cache))
+		/* (a wb request the memory type map made uc- is a wb binding) */
+		if (cache && cache[0] && strcmp(r.cache, cache) &&
+		    (strcmp(cache, "wb") || strcmp(r.cache, "uc-")))
 			return fail("%s is bound with cache mode %s, not %s; unbind it first",
 				    pci, r.cache, cache);
 		if (bar >= 0 && r.bar != bar)

@@ -137,6 +137,23 @@ static int retire_and_wait(const char *pci, long timeout)
 		    pci, (unsigned long long)pinned, timeout, r.id, who);
 }
 
+/* unbind a card that has no pins (apply's undo): 0 or 1 with a message */
+int unbind_card(const char *pci)
+{
+	char p[PATH_MAX];
+	int rc;
+
+	snprintf(p, sizeof(p), SYS_PCI "/%s/dax_region/retire", pci);
+	if (!access(p, F_OK) && retire_and_wait(pci, 0))
+		return 1;
+	rc = sysfs_write(SYS_IOPMEM "/unbind", pci);
+	if (rc)
+		return fail("cannot unbind %s: %s", pci, why(rc));
+	snprintf(p, sizeof(p), SYS_PCI "/%s/driver_override", pci);
+	sysfs_write(p, "\n");
+	return 0;
+}
+
 int cmd_unbind(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -146,7 +163,7 @@ int cmd_unbind(int argc, char **argv)
 	};
 	char pci[PCI_ADDR_SIZE], drv[64], p[PATH_MAX], *end;
 	long timeout = 30;
-	int c, rc;
+	int c;
 
 	while ((c = getopt_long(argc, argv, "t:h", opts, NULL)) != -1) {
 		switch (c) {
@@ -179,10 +196,5 @@ int cmd_unbind(int argc, char **argv)
 	snprintf(p, sizeof(p), SYS_PCI "/%s/dax_region/retire", pci);
 	if (!access(p, F_OK) && retire_and_wait(pci, timeout))
 		return 1;
-	rc = sysfs_write(SYS_IOPMEM "/unbind", pci);
-	if (rc)
-		return fail("cannot unbind %s: %s", pci, why(rc));
-	snprintf(p, sizeof(p), SYS_PCI "/%s/driver_override", pci);
-	sysfs_write(p, "\n");
-	return 0;
+	return unbind_card(pci);
 }

@@ -391,6 +391,11 @@ int layout_from_json(struct json_object *root, struct layout *l, char *err,
 					     r->min_align != 2 << 20 && r->min_align != 1 << 30))
 			return lerr(err, errlen, "%s: \"min_align\" must be 4096, 2097152 or 1073741824 (4K, 2M or 1G)",
 				    r->pci);
+		/* the region's size, if given, must be the bound card's */
+		r->size = 0;
+		rc = get_u64(o, "size", &r->size);
+		if ((rc && rc != -ENOENT) || (!rc && !r->size))
+			return lerr(err, errlen, "%s: \"size\" must be a number of bytes above 0", r->pci);
 		if ((v = get(o, "cache_mode", json_type_string))) {
 			const char *c = json_object_get_string(v);
 
