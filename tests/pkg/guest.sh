@@ -78,6 +78,28 @@ check_eq "--hold: revoked as the man page shows (exit 3, SIGBUS at offset 0)" "3
 $want" "$rc
 $(<"$tb/out")"
 "$P" destroy-device "$d" >/dev/null
+
+# ---- the udev stall (issue 28): with a saved layout and udevd running, the
+# rule's "apply --owners-only" for a change needs p2pctl's lock; the
+# command that made the change must not hold it while it waits for udev.
+# Measured, not asserted (p2pctl 0.2.0, before: create-device 5.4 s, its
+# udev_settle timeout; apply of 10 devices 52.8 s, 5 s each)
+secs() { echo "$(date +%s%N) $1" | awk '{ printf "%.2f", ($1 - $2) / 1e9 }'; }
+"$P" save /etc/p2pctl/layout.json
+t0=$(date +%s%N)
+"$P" create-device -r 0 -s 2M --label stall --owner 1002 >/dev/null
+diag "create-device with a saved layout and udevd: $(secs "$t0") s"
+for i in 1 2 3 4 5 6 7 8; do "$P" create-device -r 0 -s 2M --label "n$i" --owner "100$i" >/dev/null; done
+"$P" save /etc/p2pctl/layout.json
+"$P" unbind "$a"
+udevadm settle -t 30
+t0=$(date +%s%N)
+check "apply of the 10 devices (a boot)" "$P" apply /etc/p2pctl/layout.json
+diag "apply of 10 devices with udevd: $(secs "$t0") s"
+udevadm settle -t 30
+check_eq "...every node has its owner, through the links" "1001 1002 1003 1004 1005 1006 1007 1008 1002 1001" \
+	"$(stat -Lc %u /dev/p2pdax/by-label/n{1..8} /dev/p2pdax/by-label/stall /dev/p2pdax/by-label/tenant1 | tr '\n' ' ' | sed 's/ $//')"
+rm -f /etc/p2pctl/layout.json
 "$P" unbind "$a"
 udevadm control --exit
 check "rmmod iopmem dax_core" rmmod iopmem dax_core

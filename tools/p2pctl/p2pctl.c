@@ -250,12 +250,17 @@ static void udev_settle(void)
 	waitpid(pid, &status, 0);
 }
 
+static void drop_lock(void);
+
 int apply_owner(const char *name, const struct owner_opts *o)
 {
 	char node[64];
 
-	if (o->set_uid || o->set_gid || o->set_mode)
+	if (o->set_uid || o->set_gid || o->set_mode) {
+		/* the sizes and labels are done: only owners are left */
+		drop_lock();
 		udev_settle();
+	}
 	snprintf(node, sizeof(node), "/dev/%s", name);
 	if ((o->set_uid || o->set_gid) &&
 	    chown(node, o->set_uid ? o->uid : (uid_t)-1,
@@ -1123,12 +1128,15 @@ static const struct command commands[] = {
  */
 #define P2PCTL_LOCK_FILE "/run/p2pctl.lock"
 
+static int lock_fd = -1;
+
 static int take_lock(int how)
 {
 	int fd = open(P2PCTL_LOCK_FILE, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 
 	if (fd < 0)
 		return fail("cannot open the lock %s: %s", P2PCTL_LOCK_FILE, why(-errno));
+	lock_fd = fd;
 	if (!flock(fd, how | LOCK_NB))
 		return 0;
 	if (errno == EWOULDBLOCK) {
@@ -1138,6 +1146,18 @@ static int take_lock(int how)
 			return 0;
 	}
 	return fail("cannot lock %s: %s", P2PCTL_LOCK_FILE, why(-errno));
+}
+
+/*
+ * Let go of the lock before waiting for udev: the events of our changes
+ * run "p2pctl apply --owners-only" (the udev rule), which takes the lock;
+ * held, every such event would wait for us while we wait (5 s) for them.
+ */
+static void drop_lock(void)
+{
+	if (lock_fd >= 0)
+		close(lock_fd);
+	lock_fd = -1;
 }
 
 static void help(FILE *f)
