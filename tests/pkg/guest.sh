@@ -66,7 +66,8 @@ check_eq "its first and last words are in the card (host file)" "703270640000000
 rm -f "$tb/in"
 mkfifo "$tb/in"
 chown 1001 "$tb/in"
-as1001 "$tb/p2pdax-tenant" /dev/p2pdax/by-label/alice-buf --hold <"$tb/in" >"$tb/out" 2>&1 &
+# (its status, 3, is the test's to check: not a failure of this shell's)
+{ as1001 "$tb/p2pdax-tenant" /dev/p2pdax/by-label/alice-buf --hold <"$tb/in" >"$tb/out" 2>&1 || exit $?; } &
 hp=$!
 exec {hw}>"$tb/in"
 for _ in $(seq 300); do grep -q '^holding' "$tb/out" && break; sleep 0.1; done
