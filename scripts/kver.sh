@@ -7,7 +7,8 @@
 #                      kernels with headers are installed (never a silent pick)
 #   kver.sh installed  every installed kernel that has headers and an image
 #                      (not the debug kernel: it lives in the build cache)
-#   kver.sh supported  those of them that iopmem supports (6.1.x, 6.12.x)
+#   kver.sh supported  those of them that iopmem supports (scripts/kernels)
+#   kver.sh series     the supported series, as an ERE for a release
 #   kver.sh image      the chosen kernel's image (what run-vm boots)
 #   kver.sh modroot    a root whose lib/modules/RELEASE has the chosen
 #                      kernel's modules (/ for Debian's kernels)
@@ -95,8 +96,14 @@ installed() {
 	done | sort -V
 }
 
+# the supported series (scripts/kernels), as an ERE that matches a release
+series_ere() {
+	printf '^(%s)\\.\n' "$(sed -e '/^#/d' -e '/^$/d' -e 's/[[:space:]].*//' -e 's/\./\\./g' \
+		"$(dirname "$0")/kernels" | paste -sd'|')"
+}
+
 supported() {
-	installed | grep -E '^6\.(1|12)\.' || true
+	installed | grep -E "$(series_ere)" || true
 }
 
 cached() {
@@ -196,6 +203,9 @@ image | modroot)
 		echo /
 	fi
 	;;
+series)
+	series_ere
+	;;
 supported)
 	supported
 	;;
@@ -211,7 +221,7 @@ kmake)
 	fi
 	;;
 *)
-	echo "usage: kver.sh kver|kdir|note|installed|supported|image|modroot|kmake" >&2
+	echo "usage: kver.sh kver|kdir|note|installed|supported|series|image|modroot|kmake" >&2
 	exit 2
 	;;
 esac

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Kernel API drift, in one place.  dax-core is written against Debian's 6.1;
- * these wrappers name what changed in later kernels so a port touches only
- * this file.
+ * these wrappers name what changed in later kernels, so that the code's
+ * side of a port is here (and in iopmem's compat.h).  Which kernels are
+ * supported is scripts/kernels, the one list (tests/host/kernels.sh checks
+ * the line below against it).
  */
 #ifndef _DAX_CORE_COMPAT_H
 #define _DAX_CORE_COMPAT_H

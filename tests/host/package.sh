@@ -26,8 +26,15 @@ check "p2pctl_${ver}_amd64.deb built" test -s "$D/p2pctl_${ver}_amd64.deb"
 check_eq "lintian: no errors or warnings" "" "$(grep -E '^[EW]: ' "$D/lintian.log" || true)"
 check_match "the dkms package ships the sources" "usr/src/iopmem-$ver/drivers/dax-core/device.c" \
 	"$(dpkg -c "$D/iopmem-dkms_${ver}_all.deb")"
-check_match "dkms.conf has the package version" "PACKAGE_VERSION=\"$ver\"" \
-	"$(dpkg --fsys-tarfile "$D/iopmem-dkms_${ver}_all.deb" | tar -xO "./usr/src/iopmem-$ver/dkms.conf")"
+conf=$(dpkg --fsys-tarfile "$D/iopmem-dkms_${ver}_all.deb" | tar -xO "./usr/src/iopmem-$ver/dkms.conf")
+check_match "dkms.conf has the package version" "PACKAGE_VERSION=\"$ver\"" "$conf"
+check_eq "...the kernel series of scripts/kernels" "BUILD_EXCLUSIVE_KERNEL=\"$("$TOP/scripts/kver.sh" series)\"" \
+	"$(grep '^BUILD_EXCLUSIVE_KERNEL=' <<<"$conf")"
+check_match "...and x86-64 only" '^BUILD_EXCLUSIVE_ARCH="x86_64"$' "$(grep '^BUILD_EXCLUSIVE_ARCH=' <<<"$conf")"
+series=$(sed -e '/^#/d' -e '/^$/d' -e 's/[[:space:]].*//' "$TOP/scripts/kernels" | paste -sd, |
+	sed -e 's/,\([^,]*\)$/ and \1/' -e 's/,/, /g')
+check "the package says which series ($series)" grep -qF "kernel series $series)" \
+	<(dpkg-deb -f "$D/iopmem-dkms_${ver}_all.deb" Description)
 check_eq "no build products in the source tree shipped" "" \
 	"$(dpkg -c "$D/iopmem-dkms_${ver}_all.deb" | grep -E '\.(o|ko|mod|cmd)$|mod\.c$' || true)"
 
