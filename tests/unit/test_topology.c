@@ -217,6 +217,28 @@ int main(void)
 	dev("pci0000:00/0000:00:05.0/0000:04:00.0", TOPO_ENDPOINT, -1, 4096, 0, 0);
 	ok(!check(&r) && r.verdict == TOPO_VIA_ROOT && !strcmp(r.route, "root-complex") &&
 	   !r.common, "separate root ports: via the root complex");
+	/* the root complex on pci-p2pdma's list, or not */
+	attr("pci0000:00/0000:00:04.0", "vendor", "0x8086");
+	attr("pci0000:00/0000:00:04.0", "device", "0x1234");
+	ok(!check(&r) && !strcmp(r.allow.dev, "0000:00:04.0") && !r.allow.known &&
+	   has_reason(&r, "does not know to forward peer-to-peer (0000:00:04.0 is 8086:1234"),
+	   "an unlisted host bridge (the root bus's first device): not known to forward, said so");
+	dev("pci0000:00/0000:00:00.0", TOPO_PCI, -1, 256, 0, 0);
+	attr("pci0000:00/0000:00:00.0", "vendor", "0x8086");
+	attr("pci0000:00/0000:00:00.0", "device", "0x2020");
+	ok(!check(&r) && !strcmp(r.allow.dev, "0000:00:00.0") && r.allow.known &&
+	   has_reason(&r, "knows to forward peer-to-peer: Intel Skylake-SP (8086:2020, 0000:00:00.0)"),
+	   "Skylake-SP's host bridge (8086:2020): known to forward");
+	attr("pci0000:00/0000:00:00.0", "device", "0x2f00");
+	ok(!check(&r) && r.allow.known && r.allow.same_bridge_only,
+	   "8086:2f00 below one host bridge: known (same host bridge only)");
+	attr("pci0000:00/0000:00:00.0", "device", "0x29c0");
+	ok(!check(&r) && !r.allow.known && !r.allow.name, "QEMU's q35 host bridge (8086:29c0): not listed");
+	sh("printf 'vendor_id\t: AuthenticAMD\ncpu family\t: 25\n' > %s/cpuinfo", root);
+	ok(!check(&r) && r.allow.amd_zen && r.allow.known && has_reason(&r, "every AMD Zen"),
+	   "an AMD family 0x19 CPU (Zen 3): known to forward, whatever the host bridge");
+	sh("printf 'vendor_id\t: AuthenticAMD\ncpu family\t: 21\n' > %s/cpuinfo", root);
+	ok(!check(&r) && !r.allow.amd_zen && !r.allow.known, "an AMD family 0x15 CPU (before Zen): not");
 
 	/* a VMD domain (5 hex digits) and its host bridge "pci10000:00" */
 	fresh();

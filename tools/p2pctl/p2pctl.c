@@ -1014,7 +1014,9 @@ static int cmd_set_owner(int argc, char **argv)
 
 /* ---- check ------------------------------------------------------------------------------- */
 
-static const char check_usage[] = "p2pctl check --peer PCI_ADDR [-r REGION]";
+static const char check_usage[] = "p2pctl check --peer PCI_ADDR [-r REGION] [--transfer BLOCKDEV:OFFSET]";
+
+static int take_lock(int how);
 
 /*
  * Whether the card of REGION and the PCI device PEER can do peer-to-peer
@@ -1025,10 +1027,11 @@ static const char check_usage[] = "p2pctl check --peer PCI_ADDR [-r REGION]";
 static int cmd_check(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		OPT_REGION, { "peer", required_argument, NULL, 'p' }, OPT_HELP, OPT_END,
+		OPT_REGION, { "peer", required_argument, NULL, 'p' },
+		{ "transfer", required_argument, NULL, 'T' }, OPT_HELP, OPT_END,
 	};
 	struct p2p_region regions[P2PCTL_MAX_REGIONS], r;
-	const char *region = NULL, *peer_arg = NULL;
+	const char *region = NULL, *peer_arg = NULL, *transfer = NULL;
 	struct topo_report *rep;
 	struct json_object *o;
 	char peer[PCI_ADDR_SIZE], p[PATH_MAX];
@@ -1038,6 +1041,7 @@ static int cmd_check(int argc, char **argv)
 		switch (c) {
 		case 'r': region = optarg; break;
 		case 'p': peer_arg = optarg; break;
+		case 'T': transfer = optarg; break;
 		case 'h': printf("usage: %s\n", check_usage); return 0;
 		default: return usage_error(check_usage, "bad option");
 		}
@@ -1090,10 +1094,15 @@ static int cmd_check(int argc, char **argv)
 	}
 	o = topo_json(rep);
 	json_object_object_add(o, "region", json_object_new_int(r.id));
-	display_json(o);
-	json_object_put(o);
 	free(rep);
-	return 0;
+	rc = 0;
+	/* a real transfer carves a scratch device: under the lock */
+	if (transfer && (take_lock(LOCK_EX) || check_transfer(&r, peer, transfer, o)))
+		rc = 1;
+	if (!transfer || json_object_object_get_ex(o, "transfer", NULL))
+		display_json(o);
+	json_object_put(o);
+	return rc;
 }
 
 /* ---- save / apply ----------------------------------------------------------------------- */

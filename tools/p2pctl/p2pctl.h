@@ -49,6 +49,9 @@ int region_seed(struct p2p_region *r, char *seed, size_t len);
 extern const char save_usage[], apply_usage[], unbind_usage[];
 int cmd_unbind(int argc, char **argv);
 int unbind_card(const char *pci);
+struct json_object;
+int check_transfer(const struct p2p_region *r, const char *peer, const char *spec,
+		   struct json_object *out);
 int cmd_save(int argc, char **argv);
 int cmd_apply(int argc, char **argv);
 

@@ -315,6 +315,83 @@ static long dev_attr(const char *sys, const char *pci, const char *attr)
 	return strtol(buf, NULL, 0);
 }
 
+/* pci-p2pdma's list of host bridges that forward peer-to-peer (7.3) */
+static const struct {
+	unsigned int vendor, device;
+	bool same_bridge_only;
+	const char *name;
+} p2p_host_bridges[] = {
+	{ 0x8086, 0x3c00, true, "Intel Xeon E5/Core i7" },
+	{ 0x8086, 0x3c01, true, "Intel Xeon E5/Core i7" },
+	{ 0x8086, 0x2f00, true, "Intel Xeon E7 v3/E5 v3/Core i7" },
+	{ 0x8086, 0x2f01, true, "Intel Xeon E7 v3/E5 v3/Core i7" },
+	{ 0x8086, 0x2030, false, "Intel Skylake-SP" },
+	{ 0x8086, 0x2031, false, "Intel Skylake-SP" },
+	{ 0x8086, 0x2032, false, "Intel Skylake-SP" },
+	{ 0x8086, 0x2033, false, "Intel Skylake-SP" },
+	{ 0x8086, 0x2020, false, "Intel Skylake-SP" },
+	{ 0x8086, 0x09a2, false, "Intel Ice Lake-SP" },
+};
+
+/* an AMD CPU of family 0x17 (Zen) or later, from @cpuinfo */
+static bool cpu_amd_zen(const char *cpuinfo)
+{
+	char line[256];
+	bool amd = false;
+	long family = -1;
+	FILE *f = fopen(cpuinfo, "r");
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f) && family < 0) {
+		if (!strncmp(line, "vendor_id", 9))
+			amd = strstr(line, "AuthenticAMD") != NULL;
+		else if (!strncmp(line, "cpu family", 10) && strchr(line, ':'))
+			family = strtol(strchr(line, ':') + 1, NULL, 10);
+	}
+	fclose(f);
+	return amd && family >= 0x17;
+}
+
+/* is the card's root complex one pci-p2pdma lets peer traffic through? */
+static void allowlist(const char *sys, struct topo_report *r)
+{
+	struct topo_allow *a = &r->allow;
+	char p[PATH_MAX], cpuinfo[PATH_MAX];
+	bool between = strcmp(r->card.host_bridge, r->peer.host_bridge) != 0;
+	struct dirent *e;
+	size_t i;
+	DIR *d;
+
+	snprintf(p, sizeof(p), "%s/devices/%s", sys, r->card.host_bridge);
+	d = opendir(p);
+	while (d && (e = readdir(d)))
+		if (is_pci_name(e->d_name) && (!a->dev[0] || strcmp(e->d_name, a->dev) < 0))
+			snprintf(a->dev, sizeof(a->dev), "%.15s", e->d_name);
+	if (d)
+		closedir(d);
+	if (a->dev[0]) {
+		long v = dev_attr(sys, a->dev, "vendor"), dv = dev_attr(sys, a->dev, "device");
+
+		/* (0000:0000 if sysfs does not say: on no list) */
+		a->vendor = v < 0 ? 0 : (unsigned int)v;
+		a->device = dv < 0 ? 0 : (unsigned int)dv;
+	}
+	for (i = 0; a->dev[0] && i < sizeof(p2p_host_bridges) / sizeof(p2p_host_bridges[0]); i++)
+		if (p2p_host_bridges[i].vendor == a->vendor &&
+		    p2p_host_bridges[i].device == a->device) {
+			a->name = p2p_host_bridges[i].name;
+			a->same_bridge_only = p2p_host_bridges[i].same_bridge_only;
+		}
+	/* a test's fake sysfs carries its own cpuinfo */
+	if (!strcmp(sys, "/sys"))
+		snprintf(cpuinfo, sizeof(cpuinfo), "/proc/cpuinfo");
+	else
+		snprintf(cpuinfo, sizeof(cpuinfo), "%s/cpuinfo", sys);
+	a->amd_zen = cpu_amd_zen(cpuinfo);
+	a->known = a->amd_zen || (a->name && !(between && a->same_bridge_only));
+}
+
 static bool dev_has_driver(const char *sys, const char *pci)
 {
 	char p[PATH_MAX];
@@ -459,8 +536,21 @@ int topo_check(const char *sys, const char *card, int bar, const char *peer,
 		r->verdict = TOPO_VIA_ROOT;
 		reason(r, "with a bridge's ACS unknown, a direct route cannot be confirmed");
 	}
-	if (r->verdict == TOPO_VIA_ROOT)
-		reason(r, "through the root complex, peer DMA works only if the CPU's root complex forwards peer-to-peer transactions (check the platform's documentation; Linux's pci-p2pdma allows every AMD Zen and a short list of Intel host bridges)");
+	allowlist(sys, r);
+	if (r->verdict == TOPO_VIA_ROOT) {
+		if (r->allow.amd_zen)
+			reason(r, "through the root complex, which forwards peer-to-peer on this CPU: Linux's pci-p2pdma lets every AMD Zen through");
+		else if (r->allow.known)
+			reason(r, "through the root complex, which Linux's pci-p2pdma knows to forward peer-to-peer: %s (%04x:%04x, %s)",
+			       r->allow.name, r->allow.vendor, r->allow.device, r->allow.dev);
+		else if (r->allow.name)
+			reason(r, "through the root complex: Linux's pci-p2pdma lets %s (%04x:%04x) forward peer-to-peer below one host bridge only, and this route crosses two",
+			       r->allow.name, r->allow.vendor, r->allow.device);
+		else
+			reason(r, "through the root complex, which Linux's pci-p2pdma does not know to forward peer-to-peer (%s%s%04x:%04x; it knows AMD Zen and a few Intel Xeon host bridges): check the platform's documentation, and prove it with p2pctl check --transfer",
+			       r->allow.dev[0] ? r->allow.dev : "no host bridge device",
+			       r->allow.dev[0] ? " is " : "", r->allow.vendor, r->allow.device);
+	}
 	return 0;
 }
 
@@ -531,6 +621,18 @@ struct json_object *topo_json(const struct topo_report *r)
 	json_object_object_add(io, "strict", r->iommu.strict < 0 ? NULL :
 			       json_object_new_boolean(r->iommu.strict));
 	json_object_object_add(o, "iommu", io);
+	io = json_object_new_object();
+	json_object_object_add(io, "device", r->allow.dev[0] ? json_object_new_string(r->allow.dev) : NULL);
+	if (r->allow.dev[0]) {
+		char id[16];
+
+		snprintf(id, sizeof(id), "%04x:%04x", r->allow.vendor, r->allow.device);
+		json_object_object_add(io, "id", json_object_new_string(id));
+	}
+	json_object_object_add(io, "listed_as", r->allow.name ? json_object_new_string(r->allow.name) : NULL);
+	json_object_object_add(io, "amd_zen", json_object_new_boolean(r->allow.amd_zen));
+	json_object_object_add(io, "known_to_forward", json_object_new_boolean(r->allow.known));
+	json_object_object_add(o, "root_complex", io);
 	if (r->bar >= 0)
 		json_object_object_add(o, "bar", json_object_new_int(r->bar));
 	if (r->bus_known) {

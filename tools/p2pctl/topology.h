@@ -62,6 +62,20 @@ struct topo_iommu {
 	int strict;	/* the peer's translation: 1 strict ("DMA"), 0 lazy ("DMA-FQ"), -1 none */
 };
 
+/*
+ * Whether Linux's pci-p2pdma (drivers/pci/p2pdma.c, as of 7.3) knows the
+ * card's root complex to forward peer-to-peer transactions: its host
+ * bridge (the first device of the root bus) on the list, or an AMD Zen CPU.
+ */
+struct topo_allow {
+	char dev[16];			/* the root bus's first device, "" if none */
+	unsigned int vendor, device;
+	const char *name;		/* the list's name for it, NULL if not listed */
+	bool same_bridge_only;		/* listed, but not between host bridges */
+	bool amd_zen;			/* an AMD CPU of family 0x17 or later */
+	bool known;			/* the kernel would let the route through */
+};
+
 struct topo_report {
 	struct topo_path card, peer;
 	int common;			/* nodes the two paths share */
@@ -70,6 +84,7 @@ struct topo_report {
 	bool egress;			/* ACS egress control on the way */
 	bool acs_unknown;		/* a bridge's config space was not readable */
 	struct topo_iommu iommu;
+	struct topo_allow allow;
 	int bar;			/* the card's BAR, -1 if not known */
 	uint64_t cpu_addr, bus_addr;	/* the BAR's CPU physical and bus address */
 	uint64_t bar_end;		/* the BAR's last CPU physical address */
