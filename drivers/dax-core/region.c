@@ -166,20 +166,39 @@ static ssize_t seed_show(struct device *dev, struct device_attribute *attr,
 }
 static DEVICE_ATTR_RO(seed);
 
+/* The value of a store that takes only "1": 0, or -EINVAL (or kstrtoint's). */
+static int p2pdax_store_one(const char *buf)
+{
+	int val, rc = kstrtoint(buf, 0, &val);
+
+	return rc ? rc : val == 1 ? 0 : -EINVAL;
+}
+
+/*
+ * Kill the region: no more changes, no seed, every device dead (mappings
+ * revoked: SIGBUS; files: ENXIO).  Pins may remain; nothing waits here.
+ */
+static void __p2pdax_region_kill(struct p2pdax_region *region)
+{
+	struct p2pdax_dev *ddev;
+
+	lockdep_assert_held(&region->lock);
+	region->dead = true;
+	region->seed = NULL;
+	list_for_each_entry(ddev, &region->devs, list)
+		__p2pdax_dev_kill(ddev);
+}
+
 /* Writing 1 plants a new seed if there is none (and there is space). */
 static ssize_t create_store(struct device *dev, struct device_attribute *attr,
 			    const char *buf, size_t len)
 {
 	struct p2pdax_region *region = dev_get_drvdata(dev);
 	struct p2pdax_dev *seed;
-	int val, rc = 0;
+	int rc = p2pdax_store_one(buf);
 
-	rc = kstrtoint(buf, 0, &val);
 	if (rc)
 		return rc;
-	if (val != 1)
-		return -EINVAL;
-
 	mutex_lock(&region->lock);
 	if (region->dead) {
 		rc = -ENXIO;
@@ -237,23 +256,15 @@ static ssize_t retire_store(struct device *dev, struct device_attribute *attr,
 			    const char *buf, size_t len)
 {
 	struct p2pdax_region *region = dev_get_drvdata(dev);
-	struct p2pdax_dev *ddev;
-	int val, rc;
+	int rc = p2pdax_store_one(buf);
 
-	rc = kstrtoint(buf, 0, &val);
 	if (rc)
 		return rc;
-	if (val != 1)
-		return -EINVAL;
 	mutex_lock(&region->lock);
-	if (region->dead) {
+	if (region->dead)
 		rc = -ENXIO;
-	} else {
-		region->dead = true;
-		region->seed = NULL;
-		list_for_each_entry(ddev, &region->devs, list)
-			__p2pdax_dev_kill(ddev);
-	}
+	else
+		__p2pdax_region_kill(region);
 	mutex_unlock(&region->lock);
 	if (rc)
 		return rc;
@@ -342,10 +353,7 @@ static void p2pdax_region_unregister(void *data)
 	sysfs_remove_groups(&region->parent->kobj, p2pdax_region_groups);
 
 	mutex_lock(&region->lock);
-	region->dead = true;
-	region->seed = NULL;
-	list_for_each_entry(ddev, &region->devs, list)
-		__p2pdax_dev_kill(ddev);
+	__p2pdax_region_kill(region);
 	mutex_unlock(&region->lock);
 
 	p2pdax_wait_unpinned(region);
