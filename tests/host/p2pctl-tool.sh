@@ -50,7 +50,8 @@ done <<<"$longs"
 check_eq "every option (short and long) in the man page's OPTIONS" "" "$missing"
 
 # ---- bash completion ----------------------------------------------------------------
-check_eq "completion: commands" "$(tr ' ' '\n' <<<"$cmds" | sort)" "$(complete_line 'p2pctl ' | grep -v '^--')"
+check_eq "completion: commands (and help, version)" "$(printf '%s\n' $cmds help version | sort)" \
+	"$(complete_line 'p2pctl ' | grep -v '^--' | sort)"
 check_eq "completion: a prefix" create-device "$(complete_line 'p2pctl cr')"
 missing=
 for c in $cmds; do

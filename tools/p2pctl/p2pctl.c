@@ -1037,7 +1037,7 @@ static int cmd_check(int argc, char **argv)
 	char peer[PCI_ADDR_SIZE], p[PATH_MAX];
 	int c, rc, n;
 
-	while ((c = getopt_long(argc, argv, "r:p:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "r:p:T:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'r': region = optarg; break;
 		case 'p': peer_arg = optarg; break;
