@@ -250,7 +250,7 @@ check-guest:
 # carve-input 200, carve-tenants 160, carve 140, the 5 hot-unplug cycles
 # 140-300, iopmem-bind 90, carve-stress 50; a boot about 60);
 # make ci-debug runs both, one after the other.
-CI_DEBUG_TESTS_1 := carve-input rdma poison carve-churn isolation
+CI_DEBUG_TESTS_1 := carve-input rdma poison carve-churn pin-count isolation
 CI_DEBUG_TESTS_2 := carve carve-tenants carve-stress iopmem-bind iopmem-hotplug
 CI_DEBUG_TESTS := $(CI_DEBUG_TESTS_1) $(CI_DEBUG_TESTS_2)
 CI_DEBUG_HOTPLUG_CYCLES := 5
