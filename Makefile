@@ -63,8 +63,9 @@ modules_install install: modules
 # The one version of the project: debian/changelog's first entry.
 VERSION := $(shell awk -F'[()]' 'NR == 1 { print $$2; exit }' debian/changelog)
 
-P2PCTL_SRC := tools/p2pctl/p2pctl.c tools/p2pctl/layout.c tools/p2pctl/sysfs.c tools/p2pctl/topology.c \
-	tools/p2pctl/transfer.c tools/p2pctl/unbind.c tools/p2pctl/util.c
+P2PCTL_SRC := tools/p2pctl/p2pctl.c tools/p2pctl/card.c tools/p2pctl/check.c tools/p2pctl/device.c \
+	tools/p2pctl/layout.c tools/p2pctl/list.c tools/p2pctl/sysfs.c tools/p2pctl/topology.c \
+	tools/p2pctl/transfer.c tools/p2pctl/util.c
 P2PCTL_CFLAGS := -O2 -g -Wall -Wextra -Werror -DP2PCTL_VERSION='"$(VERSION)"' \
 	$(shell pkg-config --cflags json-c 2>/dev/null)
 P2PCTL_LIBS := $(shell pkg-config --libs json-c 2>/dev/null || echo -ljson-c)

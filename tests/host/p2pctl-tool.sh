@@ -35,7 +35,7 @@ check_eq "man page renders without groff warnings" "" \
 	"$(MANWIDTH=80 man --warnings -l "$MAN" 2>&1 >/dev/null)"
 cmds=$(sed -n 's/^\t{ "\([a-z-]*\)", cmd_.*/\1/p' "$TOP/tools/p2pctl/p2pctl.c")
 check "the command table was read" test "$(wc -w <<<"$cmds")" -ge 9
-longs=$(grep -ohE '\{ "[a-z-]+", (no|required)_argument, NULL, .[a-zA-Z].' "$TOP"/tools/p2pctl/*.c |
+longs=$(grep -ohE '\{ "[a-z-]+", (no|required)_argument, NULL, .[a-zA-Z].' "$TOP"/tools/p2pctl/*.[ch] |
 	sed -E 's/\{ "([a-z-]+)", .*, NULL, .(.)./\1 \2/' | sort -u)
 check "the long options were read" test "$(wc -l <<<"$longs")" -ge 14
 missing=

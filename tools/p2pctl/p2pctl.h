@@ -3,6 +3,7 @@
 #ifndef P2PCTL_H
 #define P2PCTL_H
 
+#include <getopt.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -46,8 +47,43 @@ int write_label(const char *name, const char *label);
 void unlabel_seed(const char *seed);
 int region_seed(struct p2p_region *r, char *seed, size_t len);
 
-extern const char save_usage[], apply_usage[], unbind_usage[];
+/* options shared by the commands (getopt_long) */
+#define OPT_REGION	{ "region", required_argument, NULL, 'r' }
+#define OPT_SIZE	{ "size", required_argument, NULL, 's' }
+#define OPT_ALIGN	{ "align", required_argument, NULL, 'a' }
+#define OPT_OWNER	{ "owner", required_argument, NULL, 'o' }
+#define OPT_GROUP	{ "group", required_argument, NULL, 'g' }
+#define OPT_MODE	{ "mode", required_argument, NULL, 'm' }
+#define OPT_HUMAN	{ "human", no_argument, NULL, 'u' }
+#define OPT_LABEL	{ "label", required_argument, NULL, 'l' }
+#define OPT_HELP	{ "help", no_argument, NULL, 'h' }
+#define OPT_END		{ NULL, 0, NULL, 0 }
+
+/* the commands (p2pctl.c's table): card.c, device.c, list.c, check.c, layout.c */
+extern const char list_usage[], bind_usage[], unbind_usage[], create_usage[], resize_usage[],
+	destroy_usage[], owner_usage[], label_usage[], check_usage[], save_usage[], apply_usage[];
+int cmd_list(int argc, char **argv);
+int cmd_bind(int argc, char **argv);
 int cmd_unbind(int argc, char **argv);
+int cmd_create(int argc, char **argv);
+int cmd_resize(int argc, char **argv);
+int cmd_destroy(int argc, char **argv);
+int cmd_set_owner(int argc, char **argv);
+int cmd_set_label(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+int cmd_save(int argc, char **argv);
+int cmd_apply(int argc, char **argv);
+
+/* helpers of the commands (p2pctl.c) */
+void jadd(struct json_object *o, const char *k, struct json_object *v);
+int print_device(const char *name);
+int device_arg(const char *arg, char *name, size_t len);
+int load_device_arg(const char *arg, struct p2p_device *d);
+int size_arg(const char *spec, bool allow_all, uint64_t *size);
+int label_arg(const char *label);
+int region_fail(const char *spec, int rc);
+int take_lock(int how);
+extern const struct owner_opts root_only;
 int unbind_card(const char *pci);
 struct json_object;
 int check_transfer(const struct p2p_region *r, const char *peer, const char *spec,
