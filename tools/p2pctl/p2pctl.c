@@ -441,7 +441,7 @@ static const struct command commands[] = {
 	{ "set-owner", cmd_set_owner, owner_usage, "set a device node's owner, group and mode", LOCK_EX },
 	{ "set-label", cmd_set_label, label_usage, "name a device for layouts and /dev/p2pdax/by-label/ (\"\" removes)", LOCK_EX },
 	{ "save", cmd_save, save_usage, "write the whole layout as JSON (stdout by default)", LOCK_SH },
-	{ "apply", cmd_apply, apply_usage, "recreate a saved layout (idempotent)", LOCK_EX },
+	{ "apply", cmd_apply, apply_usage, "recreate a saved layout (idempotent; all or nothing)", LOCK_EX },
 	{ "check", cmd_check, check_usage, "can the card and a peer device do peer DMA, by which route (JSON)", 0 },
 };
 
