@@ -342,14 +342,18 @@ static int retire_and_wait(const char *pci, long timeout)
 		    pci, (unsigned long long)pinned, timeout, r.id, who);
 }
 
-/* unbind a card that has no pins (apply's undo): 0 or 1 with a message */
-int unbind_card(const char *pci)
+/*
+ * Retire the card's region, wait up to @timeout seconds for its pins, then
+ * unbind it and clear its driver_override: 0, or 1 with a message (apply
+ * undoes with 0: the devices it made hold no pins).
+ */
+int unbind_card(const char *pci, long timeout)
 {
 	char p[PATH_MAX];
 	int rc;
 
 	snprintf(p, sizeof(p), SYS_PCI "/%s/dax_region/retire", pci);
-	if (!access(p, F_OK) && retire_and_wait(pci, 0))
+	if (!access(p, F_OK) && retire_and_wait(pci, timeout))
 		return 1;
 	rc = sysfs_write(SYS_IOPMEM "/unbind", pci);
 	if (rc)
@@ -398,8 +402,5 @@ int cmd_unbind(int argc, char **argv)
 	pci_driver(pci, drv, sizeof(drv));
 	if (strcmp(drv, "iopmem"))
 		return fail("%s is not bound to iopmem", pci);
-	snprintf(p, sizeof(p), SYS_PCI "/%s/dax_region/retire", pci);
-	if (!access(p, F_OK) && retire_and_wait(pci, timeout))
-		return 1;
-	return unbind_card(pci);
+	return unbind_card(pci, timeout);
 }

@@ -442,7 +442,7 @@ static void unapply_region(const struct layout_region *lr, const struct applied 
 		if (!device_by_label(lr->devices[i].label, &d))
 			destroy(&d);
 	if (done->bound)
-		unbind_card(lr->pci);
+		unbind_card(lr->pci, 0);
 }
 
 int cmd_apply(int argc, char **argv)

@@ -84,7 +84,7 @@ int label_arg(const char *label);
 int region_fail(const char *spec, int rc);
 int take_lock(int how);
 extern const struct owner_opts root_only;
-int unbind_card(const char *pci);
+int unbind_card(const char *pci, long timeout);
 struct json_object;
 int check_transfer(const struct p2p_region *r, const char *peer, const char *spec,
 		   struct json_object *out);
