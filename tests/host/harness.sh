@@ -127,3 +127,22 @@ for o in " Couldn't allocate MR" "failed to create mr" " Completion with error a
 	if perftest_retryable "$o"; then r=retried; else r=fails; fi
 	check_eq "perftest: '${o//$'\n'/ + }' fails at once" fails "$r"
 done
+
+# tap-run's time limit: a test that hangs is reported (its processes and
+# where they wait), killed with the children it started, and failed; the
+# next test still runs; a bad limit is refused
+printf '#!/bin/bash\necho "ok 1 - before the hang"\nsleep 1000 &\nsleep 1000\n' >"$w/hang.sh"
+printf '#!/bin/bash\necho "ok 1 - runs after the hang"\n' >"$w/after.sh"
+rc=0
+t0=$SECONDS
+out=$(TAP_TIME_LIMIT=3 TAP_COUNTS="$w/tap.counts" "$TOP/tests/tap-run" "$w/hang.sh" "$w/after.sh" 2>&1) || rc=$?
+check_eq "tap-run: a test that hangs past TAP_TIME_LIMIT fails the run" 1 "$rc"
+check "...within the limit and a margin (took $((SECONDS - t0)) s for a 3 s limit)" test $((SECONDS - t0)) -lt 30
+check_match "...its processes are named, with where they wait" "# HANG: hang still running after 3 s.*#   *[0-9]+ +[0-9]+ +[A-Z].* sleep 1000" "$(tr '\n' ' ' <<<"$out")"
+check_match "...it is failed as killed" "not ok 1 - hang # killed: it hung" "$out"
+check_match "...the next test still ran" $'\nok 2 - after(\n|$)' "$out"
+check_eq "...the counts: 2 passed, 1 failed" "2 1 0" "$(cat "$w/tap.counts")"
+check_eq "...no process of the hung test is left" "" "$(pgrep -f "^sleep 1000$" || true)"
+out=$(TAP_TIME_LIMIT=soon "$TOP/tests/tap-run" "$w/after.sh" 2>&1) && rc=0 || rc=$?
+check_eq "tap-run: TAP_TIME_LIMIT=soon is refused (exit 2)" 2 "$rc"
+check_match "...saying what it takes" "TAP_TIME_LIMIT is a number of seconds, got 'soon'" "$out"

@@ -52,8 +52,10 @@ check_eq "...after booting twice: one 'booting again' line" 1 "$(grep -c 'panick
 check "...the first boot's console kept" grep -q 'Kernel panic' "$out/console.boot1.log"
 check "...and the second's" grep -q 'Kernel panic' "$out/console.log"
 
-rc=0; msg=$("$RUNVM" -q --timeout 20 --outdir "$out" -- sleep 600 2>&1) || rc=$?
+rc=0; msg=$("$RUNVM" -q --timeout 20 --outdir "$out" -- sh -c 'echo "INFO: task p2ppin:4242 blocked for more than 120 seconds." >/dev/kmsg; sleep 600' 2>&1) || rc=$?
 check_eq "guest timeout exits 255" 255 "$rc"
+check_match "...and prints the console's reports (a hung task here)" "run-vm: the console's reports.*run-vm:   .*INFO: task p2ppin:4242 blocked for more than 120 seconds" "$(tr '\n' ' ' <<<"$msg")"
+check_match "...and where the console ended" "run-vm: the console ends:" "$msg"
 # where the vCPUs were (a wedged guest may print nothing); Debian's
 # System.map has no symbols, so no name is checked
 check_match "...and says where its vCPUs were" "run-vm:   vCPU 0: RIP ffffffff[0-9a-f]{8} " "$msg"
