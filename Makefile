@@ -63,7 +63,8 @@ modules_install install: modules
 # The one version of the project: debian/changelog's first entry.
 VERSION := $(shell awk -F'[()]' 'NR == 1 { print $$2; exit }' debian/changelog)
 
-P2PCTL_SRC := tools/p2pctl/p2pctl.c tools/p2pctl/card.c tools/p2pctl/check.c tools/p2pctl/device.c \
+P2PCTL_SRC := tools/p2pctl/p2pctl.c tools/p2pctl/card.c tools/p2pctl/cdi.c tools/p2pctl/cdi-spec.c \
+	tools/p2pctl/check.c tools/p2pctl/device.c \
 	tools/p2pctl/layout.c tools/p2pctl/list.c tools/p2pctl/sysfs.c tools/p2pctl/topology.c \
 	tools/p2pctl/transfer.c tools/p2pctl/util.c
 P2PCTL_CFLAGS := -O2 -g -Wall -Wextra -Werror -DP2PCTL_VERSION='"$(VERSION)"' \
@@ -170,6 +171,10 @@ build/tests/unit/test_topology: tests/unit/test_topology.c tools/p2pctl/topology
 build/tests/unit/test_p2pctl: tests/unit/test_p2pctl.c tools/p2pctl/util.c tools/p2pctl/util.h
 	@mkdir -p $(dir $@)
 	$(CC) $(P2PCTL_CFLAGS) -Itools/p2pctl -o $@ $< tools/p2pctl/util.c $(P2PCTL_LIBS)
+
+build/tests/unit/test_cdi: tests/unit/test_cdi.c tools/p2pctl/cdi-spec.c tools/p2pctl/cdi-spec.h
+	@mkdir -p $(dir $@)
+	$(CC) $(P2PCTL_CFLAGS) -Itools/p2pctl -o $@ $< tools/p2pctl/cdi-spec.c $(P2PCTL_LIBS)
 
 build/tests/p2pchurn: tests/bin/p2pchurn.c
 	@mkdir -p $(dir $@)

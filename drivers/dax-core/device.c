@@ -62,6 +62,9 @@ static ssize_t size_show(struct device *dev, struct device_attribute *attr,
 	return sysfs_emit(buf, "%llu\n", size);
 }
 
+/* the variable a size change's uevent adds (the label's adds none) */
+static char *p2pdax_size_env[] = { "P2PDAX_CHANGE=size", NULL };
+
 static ssize_t size_store(struct device *dev, struct device_attribute *attr,
 			  const char *buf, size_t len)
 {
@@ -73,7 +76,11 @@ static ssize_t size_store(struct device *dev, struct device_attribute *attr,
 	if (rc)
 		return rc;
 	rc = p2pdax_dev_resize(ddev, size);
-	return rc ? rc : len;
+	if (rc)
+		return rc;
+	/* for udev: p2pctl's CDI spec names the size */
+	kobject_uevent_env(&dev->kobj, KOBJ_CHANGE, p2pdax_size_env);
+	return len;
 }
 static DEVICE_ATTR_RW(size);
 

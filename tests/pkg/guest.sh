@@ -80,6 +80,29 @@ $want" "$rc
 $(<"$tb/out")"
 "$P" destroy-device "$d" >/dev/null
 
+# ---- containers (issue 25): with udevd, the packaged rule keeps the CDI
+# spec current as devices come, grow and go (no p2pctl cdi by hand)
+SPEC=/var/run/cdi/iopmem.io-p2pdax.json
+t1=$(readlink -f /dev/p2pdax/by-label/tenant1)
+udevadm settle -t 30
+check_eq "udev wrote the CDI spec: tenant1, its node" "tenant1 $t1" \
+	"$(jq -r '[.devices[].name, .devices[].containerEdits.deviceNodes[].path] | join(" ")' "$SPEC" 2>&1)"
+"$P" set-owner tenant1 --owner 1005 >/dev/null
+"$P" resize-device tenant1 -s 32M >/dev/null
+udevadm settle -t 30
+check_eq "a resize: the spec has the new size (the kernel's uevent, P2PDAX_CHANGE=size)" 33554432 \
+	"$(jq -r '.devices[0].containerEdits.env[] | select(startswith("P2PDAX_SIZE=")) | sub(".*="; "")' "$SPEC")"
+check_eq "...and the rule left the owner the administrator set (no layout re-applied on a resize)" 1005 \
+	"$(stat -c %u "$t1")"
+"$P" set-owner tenant1 --owner 1001 >/dev/null
+"$P" create-device -r 0 -s 2M --label cdi1 >/dev/null
+udevadm settle -t 30
+check_eq "a new labelled device: in the spec" "cdi1 tenant1" "$(jq -r '[.devices[].name] | join(" ")' "$SPEC")"
+"$P" destroy-device cdi1 >/dev/null
+udevadm settle -t 30
+check_eq "deleted: out of the spec" "tenant1" "$(jq -r '[.devices[].name] | join(" ")' "$SPEC")"
+check "p2pctl cdi --check: the spec is current" "$P" cdi --check -q
+
 # ---- the udev stall (issue 28): with a saved layout and udevd running, the
 # rule's "apply --owners-only" for a change needs p2pctl's lock; the
 # command that made the change must not hold it while it waits for udev.

@@ -80,51 +80,6 @@ static struct json_object *save_region(const struct p2p_region *r, int *rc)
 	return o;
 }
 
-/*
- * Replace @path with @text, atomically and durably: a new file made with
- * O_EXCL next to it (mkostemp: never through a planted link), mode 0600,
- * written and fsynced, renamed over @path, then the directory fsynced.
- */
-static int write_atomic(const char *path, const char *text)
-{
-	char tmp[PATH_MAX], dir[PATH_MAX];
-	size_t len = strlen(text), off = 0;
-	int fd, dfd, rc = 0;
-
-	if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= (int)sizeof(tmp))
-		return fail("%s: path too long", path);
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0)
-		return fail("cannot create a file next to %s: %s", path, strerror(errno));
-	if (fchmod(fd, 0600))
-		rc = -errno;
-	while (!rc && off < len) {
-		ssize_t n = write(fd, text + off, len - off);
-
-		if (n < 0 && errno != EINTR)
-			rc = -errno;
-		else if (n > 0)
-			off += n;
-	}
-	if (!rc && fsync(fd))
-		rc = -errno;
-	if (close(fd) && !rc)
-		rc = -errno;
-	if (!rc && rename(tmp, path))
-		rc = -errno;
-	if (rc) {
-		unlink(tmp);
-		return fail("cannot write %s: %s", path, strerror(-rc));
-	}
-	snprintf(dir, sizeof(dir), "%s", path);
-	dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
-	return 0;
-}
-
 int cmd_save(int argc, char **argv)
 {
 	struct json_object *root, *jr;
@@ -163,7 +118,7 @@ int cmd_save(int argc, char **argv)
 	}
 	json_object_put(root);
 	if (path)
-		rc = write_atomic(path, text);
+		rc = write_atomic(path, text, 0600);
 	else
 		fputs(text, stdout);
 	free(text);

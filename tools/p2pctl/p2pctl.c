@@ -4,14 +4,15 @@
  * Here: the command table, the lock, the helpers the commands share, and
  * JSON output through one helper.  The commands, one family per file:
  * list.c, card.c (bind, unbind), device.c (create, resize, destroy, owner,
- * label), check.c (+ transfer.c), layout.c (save, apply); the shared option
- * macros are in p2pctl.h.
+ * label), check.c (+ transfer.c), layout.c (save, apply), cdi.c (+
+ * cdi-spec.c); the shared option macros are in p2pctl.h.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
+#include <libgen.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <pwd.h>
@@ -419,7 +420,50 @@ int region_fail(const char *spec, int rc)
 	return fail("region %s not found", spec);
 }
 
-/* ---- save / apply ----------------------------------------------------------------------- */
+/*
+ * Replace @path with @text, atomically and durably: a new file made with
+ * O_EXCL next to it (mkostemp: never through a planted link), @mode,
+ * written and fsynced, renamed over @path, then the directory fsynced.
+ */
+int write_atomic(const char *path, const char *text, mode_t mode)
+{
+	char tmp[PATH_MAX], dir[PATH_MAX];
+	size_t len = strlen(text), off = 0;
+	int fd, dfd, rc = 0;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= (int)sizeof(tmp))
+		return fail("%s: path too long", path);
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0)
+		return fail("cannot create a file next to %s: %s", path, strerror(errno));
+	if (fchmod(fd, mode))
+		rc = -errno;
+	while (!rc && off < len) {
+		ssize_t n = write(fd, text + off, len - off);
+
+		if (n < 0 && errno != EINTR)
+			rc = -errno;
+		else if (n > 0)
+			off += n;
+	}
+	if (!rc && fsync(fd))
+		rc = -errno;
+	if (close(fd) && !rc)
+		rc = -errno;
+	if (!rc && rename(tmp, path))
+		rc = -errno;
+	if (rc) {
+		unlink(tmp);
+		return fail("cannot write %s: %s", path, strerror(-rc));
+	}
+	snprintf(dir, sizeof(dir), "%s", path);
+	dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	return 0;
+}
 
 /* ---- main --------------------------------------------------------------------------------- */
 
@@ -443,6 +487,7 @@ static const struct command commands[] = {
 	{ "save", cmd_save, save_usage, "write the whole layout as JSON (stdout by default)", LOCK_SH },
 	{ "apply", cmd_apply, apply_usage, "recreate a saved layout (idempotent; all or nothing)", LOCK_EX },
 	{ "check", cmd_check, check_usage, "can the card and a peer device do peer DMA, by which route (JSON)", 0 },
+	{ "cdi", cmd_cdi, cdi_usage, "write (or -C check) the CDI spec of the labelled devices, for container runtimes", LOCK_EX },
 };
 
 /*

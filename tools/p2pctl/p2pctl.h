@@ -46,6 +46,7 @@ int destroy(const struct p2p_device *d);
 int write_label(const char *name, const char *label);
 void unlabel_seed(const char *seed);
 int region_seed(struct p2p_region *r, char *seed, size_t len);
+int write_atomic(const char *path, const char *text, mode_t mode);
 
 /* options shared by the commands (getopt_long) */
 #define OPT_REGION	{ "region", required_argument, NULL, 'r' }
@@ -59,9 +60,10 @@ int region_seed(struct p2p_region *r, char *seed, size_t len);
 #define OPT_HELP	{ "help", no_argument, NULL, 'h' }
 #define OPT_END		{ NULL, 0, NULL, 0 }
 
-/* the commands (p2pctl.c's table): card.c, device.c, list.c, check.c, layout.c */
+/* the commands (p2pctl.c's table): card.c, device.c, list.c, check.c, layout.c, cdi.c */
 extern const char list_usage[], bind_usage[], unbind_usage[], create_usage[], resize_usage[],
-	destroy_usage[], owner_usage[], label_usage[], check_usage[], save_usage[], apply_usage[];
+	destroy_usage[], owner_usage[], label_usage[], check_usage[], save_usage[], apply_usage[],
+	cdi_usage[];
 int cmd_list(int argc, char **argv);
 int cmd_bind(int argc, char **argv);
 int cmd_unbind(int argc, char **argv);
@@ -73,6 +75,7 @@ int cmd_set_label(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_save(int argc, char **argv);
 int cmd_apply(int argc, char **argv);
+int cmd_cdi(int argc, char **argv);
 
 /* helpers of the commands (p2pctl.c) */
 void jadd(struct json_object *o, const char *k, struct json_object *v);
