@@ -33,6 +33,7 @@ rdma-core ibverbs-providers ibverbs-utils libibverbs-dev perftest
 ndctl daxctl
 libjson-c-dev pkg-config
 python3 perl udev systemd jq
+podman crun
 "
 DEB="
 dpkg-dev debhelper dh-dkms dkms lintian bash-completion fakeroot

@@ -107,8 +107,8 @@ done
 check "...and none of them wrote a file" test ! -e /run/iopmem/spec.yaml -a ! -e /run/iopmem/x.json
 run_rc "an argument: refused" 2 "unexpected argument 'now'" "$P" cdi now
 run_rc "an unknown option: refused" 2 "bad option" "$P" cdi --frob
-run_rc "--output in a missing directory" 1 "cannot create a file next to /nonexistent/s.json" \
-	"$P" cdi -f /nonexistent/s.json
+run_rc "--output in a missing directory" 1 "cannot create a file next to /run/iopmem/nodir/s.json" \
+	"$P" cdi -f /run/iopmem/nodir/s.json
 
 # ---- files that are not its own -------------------------------------------------------------
 echo '{"cdiVersion": "0.5.0", "kind": "nvidia.com/gpu", "devices": []}' >/run/iopmem/gpu.json

@@ -102,7 +102,8 @@ static int read_old(const char *path, struct json_object **old)
 
 	*old = NULL;
 	if (lstat(path, &st)) {
-		if (errno == ENOENT)
+		/* none (or no such directory: writing says so) */
+		if (errno == ENOENT || errno == ENOTDIR)
 			return 0;
 		return fail("cannot read %s: %s", path, why(-errno));
 	}
