@@ -62,6 +62,20 @@ check_match "...and says where its vCPUs were" "run-vm:   vCPU 0: RIP ffffffff[0
 check_match "...both of them" "run-vm:   vCPU 1: RIP [0-9a-f]{16} " "$msg"
 check "...all registers in OUTDIR/cpus.txt" grep -q 'RIP=' "$out/cpus.txt"
 
+# a guest that stops running (its heartbeat stopped here, by hand): stopped
+# after --stall seconds of silence, not at the timeout; "STALL" for run-tests
+rc=0; t0=$SECONDS
+msg=$("$RUNVM" -q --timeout 300 --stall 20 --outdir "$out" -- sh -c 'sleep 1; kill -STOP "$(cat /run/iopmem-heartbeat.pid)"; sleep 600' 2>&1) || rc=$?
+check_eq "a guest whose heartbeat stops exits 255" 255 "$rc"
+check "...well before its timeout (took $((SECONDS - t0)) s of 300)" test $((SECONDS - t0)) -lt 150
+check_match "...saying it stalled, and where its vCPUs were" "run-vm: the guest stalled: no heartbeat for [0-9]+ s.*run-vm:   vCPU 0: RIP " "$(tr '\n' ' ' <<<"$msg")"
+check_eq "...qemu.crash says STALL" STALL "$(cat "$out/qemu.crash" 2>/dev/null || true)"
+msg=$("$RUNVM" -q --stall soon --outdir "$out" -- true 2>&1) && rc=0 || rc=$?
+check_eq "--stall soon: refused (exit 2)" "2 run-vm: --stall needs seconds (0: never)" "$rc $msg"
+rc=0; msg=$("$RUNVM" -q --timeout 90 --stall 15 --outdir "$out" -- sh -c 'sleep 25; echo beat' 2>&1) || rc=$?
+check_eq "a guest that only waits (25 s, --stall 15) keeps its heartbeat: not stalled" "0 0" "$rc $(grep -c 'stalled' <<<"$msg" || true)"
+check "...its heartbeat is on the status port" grep -qx hb "$out/status"
+
 # A kernel warning on the console fails an otherwise successful command.
 # The kernel WARNs once when a task takes the old sysctl path; simpler and
 # deterministic: print a line that looks like one into the kernel log.
@@ -185,6 +199,13 @@ check_match "...saying why, with the check" "QEMU crashed \(SEGV\) while stub ra
 stub_run 1 SEGV "    ok 1 - a" "[   9.1] BUG: KASAN: use-after-free in x"
 check_eq "run-tests: a kernel report on the console before the crash: one run, the group fails" "1 1" "$runs $rc"
 check_match "...showing the report" "#   console: .*BUG: KASAN: use-after-free" "$o"
+stub_run 1 STALL "    ok 1 - a" "clean"
+check_eq "run-tests: the guest stalled once, nothing wrong before: the group ran twice, exit 0" \
+	"2 0 3 passed, 0 failed, 0 skipped" "$runs $rc $(tail -n 1 <<<"$o")"
+check_match "...saying so" "guest group 1: the guest stalled \(no heartbeat: its timers or vCPUs stopped\) while stub ran, with no failed check and a clean console before it: the known emulator stall; the group runs again, once" "$o"
+stub_run 1 STALL "    ok 1 - a" "[   9.1] INFO: task p2ppin:77 blocked for more than 120 seconds."
+check_eq "run-tests: a stall after a hung-task report: one run, the group fails" "1 1" "$runs $rc"
+check_match "...saying why" "the guest stalled while stub ran; not run again: the run had failed before it" "$o"
 stub_run 1 ABRT "    ok 1 - a" "clean"
 check_eq "run-tests: QEMU aborted (an assertion the guest may have provoked): one run, the group fails" "1 1" "$runs $rc"
 check_match "...saying why" "QEMU crashed \(ABRT\) while stub ran; not run again: not the known emulator crash" "$o"
