@@ -82,6 +82,10 @@ check_eq "--device iopmem.io/p2pdax=tenant1: only its node in the container, and
 out=$(ctr --device iopmem.io/p2pdax=tenant1 -- "$BIN/p2pmap" fill "/dev/$t1" 0 $((16 * M)) 91) && rc=0 || rc=$?
 check_eq "the container maps its device and writes 16 MiB of a pattern" "0" "$rc${out:+ $out}"
 check "...the bytes are in the card (host file)" check_bytes "$a" "$t1" 91
+out=$(ctr --user 1001:1001 --device iopmem.io/p2pdax=tenant1 -- sh -c \
+	"stat -c '%u %a' /dev/$t1 && '$BIN/p2pmap' check /dev/$t1 0 $((16 * M)) 91") && rc=0 || rc=$?
+check_match "a container running as uid 1001 gets the node as its own and reads the pattern back" "^1001 [0-7]+ 0$" \
+	"$(tr '\n' ' ' <<<"$out")$rc"
 # (udev would load ib_uverbs for rxe0; devtmpfs then makes its node)
 modprobe ib_uverbs
 uverbs=()

@@ -70,12 +70,14 @@ static struct json_object *cdi_device(const struct cdi_dev *d)
 	add(node, "type", json_object_new_string("c"));
 	add(node, "major", json_object_new_int64(d->major));
 	add(node, "minor", json_object_new_int64(d->minor));
-	/* read and write for the device cgroup; never mknod */
+	/*
+	 * Read and write for the device cgroup; never mknod.  No owner or
+	 * mode: the runtime gives the node to the container's user, and the
+	 * spec does not go stale when the host node's owner changes (the
+	 * container's own user namespace decides who in it opens the node;
+	 * the device cgroup, which devices).
+	 */
 	add(node, "permissions", json_object_new_string("rw"));
-	/* the node inside the container as on the host */
-	add(node, "fileMode", json_object_new_int64(d->mode & 07777));
-	add(node, "uid", json_object_new_int64(d->uid));
-	add(node, "gid", json_object_new_int64(d->gid));
 	json_object_array_add(nodes, node);
 
 	json_object_array_add(vars, env("P2PDAX_DEVICE=%s", path));
@@ -155,7 +157,8 @@ static const char *dev_name(struct json_object *spec, size_t i)
 	struct json_object *a, *nm;
 
 	json_object_object_get_ex(spec, "devices", &a);
-	if (!json_object_object_get_ex(json_object_array_get_idx(a, i), "name", &nm))
+	if (!json_object_object_get_ex(json_object_array_get_idx(a, i), "name", &nm) ||
+	    !json_object_is_type(nm, json_type_string))
 		return "(a device without a name)";
 	return json_object_get_string(nm);
 }

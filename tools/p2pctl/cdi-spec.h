@@ -29,9 +29,6 @@ struct cdi_dev {
 	const char *name;	/* p2pdaxR.N: the node is /dev/NAME */
 	unsigned int major, minor;
 	uint64_t size, align;
-	uid_t uid;
-	gid_t gid;
-	mode_t mode;		/* permission bits of the node */
 };
 
 /*

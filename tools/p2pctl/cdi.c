@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <json-c/json.h>
@@ -21,6 +22,26 @@
 #include "p2pctl.h"
 
 const char cdi_usage[] = "p2pctl cdi [-S | -f FILE] [-C] [-q]";
+
+/*
+ * Runs of cdi are serialised by a lock of their own, not p2pctl's: udev
+ * runs it for every device event, and an unbind holds p2pctl's lock while
+ * it waits (--timeout) for pins; the spec must not wait with it.  Each run
+ * reads the devices after taking the lock, so the last run writes what is
+ * there last.
+ */
+#define CDI_LOCK_FILE "/run/p2pctl-cdi.lock"
+
+static int cdi_lock(void)
+{
+	int fd = open(CDI_LOCK_FILE, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+	if (fd < 0)
+		return fail("cannot open the lock %s: %s", CDI_LOCK_FILE, why(-errno));
+	if (flock(fd, LOCK_EX))
+		return fail("cannot lock %s: %s", CDI_LOCK_FILE, why(-errno));
+	return 0;	/* held until p2pctl exits */
+}
 
 /* the device's major:minor, from sysfs (the node may not be made yet) */
 static int dev_numbers(const char *name, unsigned int *major, unsigned int *minor)
@@ -79,9 +100,6 @@ static int build(struct json_object **spec, struct json_object **names)
 		c->name = devs[i].name;
 		c->size = devs[i].size;
 		c->align = devs[i].align;
-		c->uid = devs[i].uid;
-		c->gid = devs[i].gid;
-		c->mode = devs[i].mode;
 		k++;
 	}
 	*spec = k ? cdi_spec(cdevs, k) : NULL;
@@ -164,6 +182,8 @@ int cmd_cdi(int argc, char **argv)
 		dir = CDI_DIR_STATIC;
 	}
 
+	if (cdi_lock())
+		return 1;
 	left_out = build(&spec, &names);
 	if (left_out < 0)
 		return 1;
@@ -192,6 +212,9 @@ int cmd_cdi(int argc, char **argv)
 		if (write_atomic(path, json_object_to_json_string_ext(spec,
 				JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
 				JSON_C_TO_STRING_NOSLASHESCAPE), 0644)) {
+			/* the old spec may name devices that are gone */
+			if (old && !unlink(path))
+				fail("removed the old %s rather than leave it out of date", path);
 			rc = 1;
 			goto out;
 		}

@@ -487,7 +487,7 @@ static const struct command commands[] = {
 	{ "save", cmd_save, save_usage, "write the whole layout as JSON (stdout by default)", LOCK_SH },
 	{ "apply", cmd_apply, apply_usage, "recreate a saved layout (idempotent; all or nothing)", LOCK_EX },
 	{ "check", cmd_check, check_usage, "can the card and a peer device do peer DMA, by which route (JSON)", 0 },
-	{ "cdi", cmd_cdi, cdi_usage, "write (or -C check) the CDI spec of the labelled devices, for container runtimes", LOCK_EX },
+	{ "cdi", cmd_cdi, cdi_usage, "write (or -C check) the CDI spec of the labelled devices, for container runtimes", 0 },
 };
 
 /*
