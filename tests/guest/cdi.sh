@@ -140,7 +140,10 @@ check_eq "nothing labelled: p2pctl cdi removes the spec" "false no" \
 	"$("$P" cdi | jq_ .written) $([ -e "$SPEC" ] && echo yes || echo no)"
 check "...and --check says that is current" "$P" cdi -C -q
 "$P" cdi --static -q
-check "...the static one too" test ! -e "$STATIC"
+check_eq "...the static one stays, naming no device (the rule and the boot unit keep updating it)" "iopmem.io/p2pdax 0" \
+	"$(jq_ '.kind + " " + (.devices | length | tostring)' <"$STATIC")"
+check "...and --check --static says that is current" "$P" cdi -C -S -q
+rm -f "$STATIC"
 
 # ---- the kernel's events and the udev rule ------------------------------------------------------
 "$P" create-device -r "$r" -s 4M --label ev >/dev/null
@@ -169,5 +172,12 @@ check_eq "...and the static spec too, once there is one" \
 "$P" destroy-device "$ev" >/dev/null
 check "the udev commands work" /usr/local/sbin/p2pctl cdi --quiet
 check "...both" /usr/local/sbin/p2pctl cdi --static --quiet
-check "...leaving no spec (nothing is labelled)" test ! -e "$SPEC" -a ! -e "$STATIC"
+check_eq "...leaving no generated spec and an empty static one (nothing is labelled)" "no 0" \
+	"$([ -e "$SPEC" ] && echo yes || echo no) $(jq_ '.devices | length' <"$STATIC")"
+# a boot: the static spec still names the last boot's device numbers; the
+# unit's first step (before the runtimes, before the layout) empties it
+echo '{"cdiVersion": "0.5.0", "kind": "iopmem.io/p2pdax", "devices": [{"name": "old", "containerEdits": {"deviceNodes": [{"path": "/dev/p2pdax0.7", "type": "c", "major": 250, "minor": 7}]}}]}' >"$STATIC"
+pre=$(sed -n "s/^ExecStartPre=\/bin\/sh -c '\(.*\)'$/\1/p" /etc/systemd/system/p2pctl-apply.service)
+check "the unit's step for the static spec runs" sh -c "$pre"
+check_eq "...and the last boot's entry is gone" 0 "$(jq_ '.devices | length' <"$STATIC")"
 rm -f /etc/udev/rules.d/80-p2pdax.rules /etc/systemd/system/p2pctl-apply.service

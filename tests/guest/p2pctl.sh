@@ -308,8 +308,12 @@ check "apply --owners-only with a stale layout" "$P" apply --owners-only /run/io
 check_eq "a stale layout changed nobody's device" "$before" "$(stat -c '%u:%g %a' /dev/p2pdax*)"
 check "systemd accepts the unit (systemd-analyze verify)" \
 	systemd-analyze verify /etc/systemd/system/p2pctl-apply.service
-check_eq "...which writes the CDI spec once the layout is back" "ExecStartPost=-/usr/local/sbin/p2pctl cdi --quiet" \
-	"$(grep '^ExecStartPost=' /etc/systemd/system/p2pctl-apply.service)"
+check_eq "...which writes the CDI specs once the layout is back" \
+	"ExecStartPost=-/usr/local/sbin/p2pctl cdi --quiet|ExecStartPost=-/bin/sh -c 'test ! -e /etc/cdi/iopmem.io-p2pdax.json || exec /usr/local/sbin/p2pctl cdi --static --quiet'" \
+	"$(grep '^ExecStartPost=' /etc/systemd/system/p2pctl-apply.service | paste -sd'|')"
+check_match "...and first empties a static one (it names the last boot's device numbers)" \
+	"^ExecStartPre=/bin/sh -c 'test ! -e /etc/cdi/iopmem.io-p2pdax.json \|\| exec /usr/local/sbin/p2pctl cdi --static --quiet'$" \
+	"$(grep '^ExecStartPre=/bin/sh' /etc/systemd/system/p2pctl-apply.service)"
 check_match "...which runs before the container runtimes start containers again" \
 	"^Before=.*docker\.service.*containerd\.service.*podman\.service.*podman-restart\.service.*kubelet\.service" \
 	"$(grep '^Before=' /etc/systemd/system/p2pctl-apply.service)"

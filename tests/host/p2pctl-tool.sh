@@ -104,7 +104,7 @@ check_eq "...installed nothing" "" "$(find "$tmp" -mindepth 1)"
 make -s -C "$TOP" install-tools DESTDIR="$tmp" PREFIX=/opt/p2p >/dev/null
 check_match "install-tools: the rule runs the installed binary" 'RUN\+="/opt/p2p/sbin/p2pctl apply' \
 	"$(cat "$tmp/etc/udev/rules.d/80-p2pdax.rules")"
-check_match "install-tools: so does the unit" 'ExecStart=/opt/p2p/sbin/p2pctl apply' \
+check_match "install-tools: so does the unit" "ExecStart=/bin/sh -c 'test ! -e /etc/p2pctl/layout.json [|][|] exec /opt/p2p/sbin/p2pctl apply /etc/p2pctl/layout.json'" \
 	"$(cat "$tmp/etc/systemd/system/p2pctl-apply.service")"
 check "install-tools: binary, man page, completion" test -x "$tmp/opt/p2p/sbin/p2pctl" -a \
 	-f "$tmp/opt/p2p/share/man/man8/p2pctl.8" -a -f "$tmp/opt/p2p/share/bash-completion/completions/p2pctl"

@@ -187,6 +187,12 @@ int cmd_cdi(int argc, char **argv)
 	left_out = build(&spec, &names);
 	if (left_out < 0)
 		return 1;
+	/*
+	 * The static spec stays, naming no device, when nothing is labelled:
+	 * the udev rule and the boot unit update it only while it exists.
+	 */
+	if (!spec && stat_dir)
+		spec = cdi_spec(NULL, 0);
 	if (read_old(path, &old)) {
 		rc = 1;
 		goto out;
