@@ -196,6 +196,7 @@ static inline resource_size_t p2pdax_region_size(const struct p2pdax_region *r)
 
 /* alloc.c */
 resource_size_t __p2pdax_region_available(struct p2pdax_region *region);
+void __p2pdax_region_replant(struct p2pdax_region *region);
 void p2pdax_region_get(struct p2pdax_region *region);
 void p2pdax_region_put(struct p2pdax_region *region);
 phys_addr_t __p2pdax_pgoff_to_phys(struct p2pdax_dev *ddev, pgoff_t pgoff);

@@ -15,6 +15,25 @@
 
 /* ---- sysfs ---------------------------------------------------------------- */
 
+/*
+ * The seed stopped being one (it got a size or a label): it is a device in
+ * its own right, and a new seed is planted if there is free space.
+ */
+void __p2pdax_region_replant(struct p2pdax_region *region)
+{
+	struct p2pdax_dev *seed;
+
+	lockdep_assert_held(&region->lock);
+	region->seed = NULL;
+	if (!__p2pdax_region_available(region))
+		return;
+	seed = __p2pdax_dev_create(region);
+	if (IS_ERR(seed))
+		dev_err(region->parent, "cannot plant a new seed: %pe\n", seed);
+	else
+		region->seed = seed;
+}
+
 /**
  * p2pdax_dev_resize() - grow or shrink a device, as a store to "size" does
  * @ddev: the device
@@ -28,23 +47,13 @@
 int p2pdax_dev_resize(struct p2pdax_dev *ddev, u64 size)
 {
 	struct p2pdax_region *region = ddev->region;
-	struct p2pdax_dev *seed;
 	int rc;
 
 	mutex_lock(&ddev->resize_lock);
 	mutex_lock(&region->lock);
 	rc = __p2pdax_dev_resize(ddev, size);
-	if (!rc && region->seed == ddev && ddev->size) {
-		region->seed = NULL;
-		if (__p2pdax_region_available(region)) {
-			seed = __p2pdax_dev_create(region);
-			if (IS_ERR(seed))
-				dev_err(region->parent, "cannot plant a new seed: %pe\n",
-					seed);
-			else
-				region->seed = seed;
-		}
-	}
+	if (!rc && region->seed == ddev && ddev->size)
+		__p2pdax_region_replant(region);
 	mutex_unlock(&region->lock);
 	mutex_unlock(&ddev->resize_lock);
 	return rc;
@@ -221,16 +230,20 @@ static ssize_t label_show(struct device *dev, struct device_attribute *attr,
 }
 
 /*
- * A label, or an empty line to remove it.  EINVAL: malformed; EEXIST: taken;
- * EBUSY: the device holds memory or is open.
+ * A label, for a device that has none.  EINVAL: malformed; EEXIST: taken;
+ * EBUSY: the device holds memory or is open; EPERM: it has another label.
  *
- * A label says which tenant a device belongs to (udev gives its node to the
- * owner the saved layout has for the label), so a new label hands the device
- * over.  That is allowed only while the device holds no memory (size 0: no
- * mapping, no pin, and what it grows into next is zeroed at first fault)
- * and no file of it is open (an old holder's descriptor would map the next
- * tenant's memory once it grows).  Setting the label it already has changes
- * nothing and is always allowed.
+ * A label says which tenant a device belongs to: udev gives its node to the
+ * owner the saved layout has for the label, and container runtimes give a
+ * container the node (and a device-cgroup rule for its number) by label.
+ * Those grants outlive every open file (a container's rule lasts as long
+ * as the container), so a device never changes hands: its label is given
+ * once, while it holds no memory (size 0) and no file of it is open, and
+ * stays until the device is deleted; a new tenant gets a new device, with a
+ * number never used before.  Setting the label it already has changes
+ * nothing.  A seed that gets a label stops being the seed (a new one is
+ * planted), so that a label given to a seed that never grows can be
+ * deleted with its device.
  */
 static ssize_t label_store(struct device *dev, struct device_attribute *attr,
 			   const char *buf, size_t len)
@@ -264,6 +277,10 @@ static ssize_t label_store(struct device *dev, struct device_attribute *attr,
 		}
 	}
 	changed = strcmp(ddev->label, label);
+	if (changed && ddev->label[0]) {
+		rc = -EPERM;
+		goto out;
+	}
 	if (changed && (ddev->size || atomic_read(&ddev->opens))) {
 		rc = -EBUSY;
 		goto out;
@@ -274,6 +291,8 @@ static ssize_t label_store(struct device *dev, struct device_attribute *attr,
 		list_add_tail(&ddev->label_node, &p2pdax_labelled);
 out:
 	mutex_unlock(&p2pdax_label_lock);
+	if (!rc && changed && ddev->region->seed == ddev)
+		__p2pdax_region_replant(ddev->region);
 	mutex_unlock(&ddev->region->lock);
 	if (rc)
 		return rc;

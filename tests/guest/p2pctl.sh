@@ -145,27 +145,28 @@ check "destroyed device is gone" test ! -e /sys/class/p2pdax/p2pdax0.1
 check_eq "the next seed does not take the deleted device's number" p2pdax0.4 "$(region_attr "$a" seed)"
 "$P" create-device -r 1 -s all --owner 1002 --label t4 >/dev/null
 # ---- set-label -------------------------------------------------------------------------
-# a new label hands a device over: refused while it holds memory or is open
-run_err "set-label: a device that holds memory is refused" \
-	"p2pdax0.2 holds 41943040 bytes: a new label would hand them to another tenant" "$P" set-label 0.2 t2b
-run_err "set-label \"\" too" "p2pdax0.2 holds 41943040 bytes" "$P" set-label 0.2 ''
+# a label is given once, to a device that holds no memory and is not open,
+# and stays for the device's life: a device never changes hands
+run_err "set-label: a labelled device keeps its label" \
+	"p2pdax0.2 has the label \"t2\" for its life" "$P" set-label 0.2 t2b
+run_err "set-label \"\" too" "p2pdax0.2 has the label \"t2\" for its life" "$P" set-label 0.2 ''
 check_eq "set-label: the label it has (changes nothing)" t2 "$("$P" set-label 0.2 t2 | jq_ '.label')"
 run_err "set-label: a label another device has" 'label "t0" is already taken by p2pdax0.0' "$P" set-label 0.2 t0
 run_err "set-label: a bad label" "bad label 'x/y'" "$P" set-label 0.2 x/y
 run_err "set-label: no label argument" "DEVICE and LABEL expected" "$P" set-label 0.2
 check_eq "refused set-labels changed nothing" t2 "$(</sys/class/p2pdax/p2pdax0.2/label)"
-t5=$("$P" create-device -r 0 -s 2M --label t5 --owner 1001 --mode 0660 | jq_ .chardev)
+t5=$("$P" create-device -r 0 -s 2M --owner 1001 --mode 0660 | jq_ .chardev)
+run_err "set-label: an unlabelled device that holds memory is refused" \
+	"$t5 holds 2097152 bytes: a label would hand them to a tenant" "$P" set-label "$t5" t5b
 "$P" resize-device "$t5" -s 0 >/dev/null
-check_eq "set-label of a device of size 0" t5b "$("$P" set-label "$t5" t5b | jq_ '.label')"
-check_eq "...whose node went to root, 0600 first (no layout names t5b)" "0 0 600" "$(stat -c '%u %g %a' "/dev/$t5")"
-chown 1001 "/dev/$t5"
-chmod 0660 "/dev/$t5"
 exec {od}<>"/dev/$t5"
 run_err "set-label: an open device is refused" "$t5 is open (a process holds or maps it)" "$P" set-label "$t5" t5c
 exec {od}>&-
-check_eq "...the label, owner and mode are as they were" "t5b 1001 660" \
+check_eq "...the label, owner and mode are as they were" " 1001 660" \
 	"$(</sys/class/p2pdax/"$t5"/label) $(stat -c '%u %a' "/dev/$t5")"
-check_eq "set-label \"\" removes the label" "" "$("$P" set-label "$t5" '' | jq_ '.label // ""')"
+check_eq "set-label of an unlabelled device of size 0" t5b "$("$P" set-label "$t5" t5b | jq_ '.label')"
+check_eq "...whose node went to root, 0600 first (no layout names t5b)" "0 0 600" "$(stat -c '%u %g %a' "/dev/$t5")"
+run_err "...and then keeps it" "$t5 has the label \"t5b\" for its life" "$P" set-label "$t5" ''
 "$P" destroy-device "$t5" >/dev/null
 check_eq "-s all takes the whole region" 0 "$("$P" list -r 1 | jq_ '.[0].available_size')"
 check_eq "completion: regions by id and PCI address, and all" \

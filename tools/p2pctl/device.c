@@ -101,6 +101,14 @@ int cmd_create(int argc, char **argv)
 	if (align && align < r.min_align)
 		return fail("align %" PRIu64 " is below region %d's min_align (%" PRIu64 ")",
 			    align, r.id, r.min_align);
+	/*
+	 * More than is free cannot fit, whatever the align: refused before the
+	 * seed is touched (a labelled seed that cannot grow is deleted, and
+	 * the region plants a seed with a new number)
+	 */
+	if (size != SIZE_ALL && size > r.avail)
+		return fail("not enough free space in region %d for %" PRIu64 " bytes (available_size %" PRIu64 ")",
+			    r.id, size, r.avail);
 	if (label) {
 		rc = device_by_label(label, &other);
 		if (!rc)
@@ -117,6 +125,7 @@ int cmd_create(int argc, char **argv)
 	if (d.size)
 		return fail("%s, the seed of region %d, is no longer empty; try again", seed, r.id);
 	old_align = d.align;
+	/* labelled, the seed is a device of its own (the kernel plants another) */
 	if (label && write_label(seed, label))
 		return 1;
 	if (align && align != d.align) {
@@ -124,7 +133,7 @@ int cmd_create(int argc, char **argv)
 		rc = sysfs_writef(p, "%" PRIu64, align);
 		if (rc) {
 			rc = fail("cannot set the align of %s: %s", seed, why(rc));
-			goto undo_label;
+			goto undo_seed;
 		}
 		d.align = align;
 	}
@@ -132,12 +141,12 @@ int cmd_create(int argc, char **argv)
 		size = r.avail / d.align * d.align;
 		if (!size) {
 			rc = fail("region %d has no free space at align %" PRIu64, r.id, d.align);
-			goto undo_align;
+			goto undo_seed;
 		}
 	}
 	if (write_size(&d, size)) {
 		rc = 1;
-		goto undo_align;
+		goto undo_seed;
 	}
 	if (apply_owner(seed, &own)) {
 		rc = 1;
@@ -146,18 +155,19 @@ int cmd_create(int argc, char **argv)
 	return print_device(seed);
 
 undo_size:
-	/* it was sized: now an empty non-seed device, which goes */
+	/* it was sized: now a non-seed device, which goes */
 	d.size = size;
 	destroy(&d);
 	return rc;
-undo_align:
-	if (d.align != old_align) {
+undo_seed:
+	if (label) {
+		/* a label is for a device's life: the empty device goes with it */
+		d.size = 0;
+		destroy(&d);
+	} else if (d.align != old_align) {
 		snprintf(p, sizeof(p), SYS_P2PDAX "/%s/align", seed);
 		sysfs_writef(p, "%" PRIu64, old_align);
 	}
-undo_label:
-	if (label)
-		unlabel_seed(seed);
 	return rc;
 }
 
@@ -190,14 +200,21 @@ int cmd_set_label(int argc, char **argv)
 	if (!strcmp(d.label, label))
 		return print_device(d.name);
 	/*
-	 * A label says whose a device is: a new one hands it over.  The
-	 * kernel allows that only while the device holds no memory and is
-	 * not open; until udev gives the node to the new label's owner,
-	 * nobody but root may open it (an old owner's descriptor would reach
-	 * the next tenant's memory).
+	 * A label says whose a device is, and grants made by label (a
+	 * container's device-cgroup rule, a node given by udev) outlive every
+	 * open file: a labelled device never changes hands, a new tenant gets
+	 * a new device.
+	 */
+	if (d.label[0])
+		return fail("%s has the label \"%s\" for its life: grants made by label (a container's device rule) outlive every open file, so a device never changes hands; destroy it and create a new device (a new number) with --label",
+			    d.name, d.label);
+	/*
+	 * The first label: the kernel takes it only while the device holds no
+	 * memory and is not open; until udev gives the node to the label's
+	 * owner, nobody but root may open it.
 	 */
 	if (d.size)
-		return fail("%s holds %" PRIu64 " bytes: a new label would hand them to another tenant (shrink it to 0 first, or create a new device with --label)",
+		return fail("%s holds %" PRIu64 " bytes: a label would hand them to a tenant (create a new device with --label)",
 			    d.name, d.size);
 	if (apply_owner(d.name, &root_only))
 		return 1;

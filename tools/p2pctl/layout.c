@@ -213,7 +213,10 @@ static int take_seed(struct p2p_region *r, char *name, size_t len)
 	return region_seed(r, name, len);
 }
 
-/* undo what place() made: delete the devices it sized, unlabel the seed */
+/*
+ * Undo what place() made: delete the devices it made (labelled ones are not
+ * seeds any more); a filler that is still the seed keeps being it.
+ */
 static void unplace(char made[][32], int nr_made)
 {
 	struct p2p_device d;
@@ -236,7 +239,8 @@ static void unplace(char made[][32], int nr_made)
  * Size every layout device, extent by extent, where the layout had it.  The
  * kernel places growth first-fit, so a filler device takes every free byte
  * below an extent's place first; each new device is the region's seed,
- * labelled before it is sized.  On failure, what was made is undone.
+ * labelled before it is sized (the kernel then plants another seed).  On
+ * failure, what was made is undone.
  */
 static int place(struct p2p_region *r, const struct layout_region *lr, int *moved)
 {
@@ -274,9 +278,15 @@ static int place(struct p2p_region *r, const struct layout_region *lr, int *move
 			if (!target[0]) {
 				if (take_seed(r, target, sizeof(target)))
 					goto undo;
-				if (write_label(target, ld->label) || set_align(target, ld->align))
-					goto undo_target;
+				/*
+				 * Labelled, the seed is a device of its own,
+				 * for life: undone by deleting it
+				 */
+				if (write_label(target, ld->label))
+					goto undo;
 				snprintf(made[nr_made++], 32, "%s", target);
+				if (set_align(target, ld->align))
+					goto undo;
 			}
 			size += e ? e->length : ld->size;
 			if (resize(target, size))
@@ -293,8 +303,6 @@ static int place(struct p2p_region *r, const struct layout_region *lr, int *move
 	}
 	return 0;
 
-undo_target:
-	unlabel_seed(target);
 undo:
 	unplace(made, nr_made);
 	return 1;

@@ -363,7 +363,10 @@ int write_label(const char *name, const char *label)
 	case EEXIST:
 		return fail("label \"%s\" is already taken by another device", label);
 	case EBUSY:
-		return fail("%s is open (a process holds or maps it): its label cannot change until every holder has closed it",
+		return fail("%s is open (a process holds or maps it): it cannot get a label until every holder has closed it",
+			    name);
+	case EPERM:
+		return fail("%s already has another label, for its life (a device never changes hands)",
 			    name);
 	case EINVAL:
 		return fail("the kernel refused label \"%s\"", label);
