@@ -14,17 +14,6 @@ SPEC=/var/run/cdi/iopmem.io-p2pdax.json
 STATIC=/etc/cdi/iopmem.io-p2pdax.json
 jq_() { jq -r "$1"; }
 devname() { "$P" list -D | jq_ "[.[].devices[] | select(.label == \"$1\") | .chardev][0]"; }
-# run_rc WHAT RC MESSAGE CMD...: CMD exits RC saying MESSAGE on stderr
-run_rc() {
-	local what=$1 want=$2 msg=$3 out rc=0
-	shift 3
-	out=$("$@" 2>&1 >/dev/null) || rc=$?
-	if [ "$rc" = "$want" ] && [[ $out == *"$msg"* ]]; then
-		pass "$what"
-	else
-		fail "$what" "exit $rc, stderr: $out"
-	fi
-}
 # entry LABEL FIELD: a field of LABEL's entry in $SPEC (node.X or env.X)
 entry() {
 	jq -r --arg l "$1" --arg f "$2" '.devices[] | select(.name == $l) | .containerEdits |

@@ -9,17 +9,8 @@ MAN=$TOP/Documentation/man/p2pctl.8
 COMP=$TOP/tools/p2pctl/p2pctl.bash-completion
 ver=$(awk -F'[()]' 'NR == 1 { print $2; exit }' "$TOP/debian/changelog")
 
-# run_err WHAT RC MESSAGE CMD...: CMD exits RC saying MESSAGE on stderr
-run_err() {
-	local what=$1 want=$2 msg=$3 out rc=0
-	shift 3
-	out=$("$@" 2>&1 >/dev/null) || rc=$?
-	if [ "$rc" = "$want" ] && [[ $out == *"$msg"* ]]; then
-		pass "$what"
-	else
-		fail "$what" "exit $rc, stderr: $out"
-	fi
-}
+# run_err WHAT RC MESSAGE CMD...: run_rc (tests/common)
+run_err() { run_rc "$@"; }
 
 check_eq "--version prints debian/changelog's version" "$ver" "$("$P" --version)"
 check_eq "version command" "$ver" "$("$P" version)"
