@@ -56,7 +56,9 @@ check_eq "...and dax_core" "/lib/modules/$kver/updates/dkms/dax_core.ko" "$(modi
 check_eq "the tool is /usr/sbin/p2pctl" "$ver" "$(/usr/sbin/p2pctl --version)"
 check_match "the udev rule runs /usr/sbin/p2pctl" 'RUN\+="/usr/sbin/p2pctl apply --owners-only' \
 	"$(cat /lib/udev/rules.d/80-p2pdax.rules)"
-check_match "the unit runs /usr/sbin/p2pctl" 'ExecStart=/usr/sbin/p2pctl apply' \
+check_match "the unit runs /usr/sbin/p2pctl" "ExecStart=/bin/sh -c 'test ! -e /etc/p2pctl/layout.json [|][|] exec /usr/sbin/p2pctl apply /etc/p2pctl/layout.json'" \
+	"$(cat /lib/systemd/system/p2pctl-apply.service)"
+check_match "...and p2pctl cdi after it" "ExecStartPost=-/usr/sbin/p2pctl cdi --quiet" \
 	"$(cat /lib/systemd/system/p2pctl-apply.service)"
 check "the unit is enabled by the package (multi-user.target.wants)" \
 	test -L /etc/systemd/system/multi-user.target.wants/p2pctl-apply.service
