@@ -24,12 +24,13 @@ toucher() {	# DEV LEN: "whole N refused N revoked N mapfail N" (p2pmap storm)
 }
 # whole DEV: how many times DEV's toucher has faulted all of it in
 whole() { local n=0; [ ! -e "/run/iopmem/whole.$1" ] || n=$(<"/run/iopmem/whole.$1"); echo "${n:-0}"; }
-# Three rounds, each after the toucher has faulted the whole device in
-# again (however long that takes: seconds on the debug kernel), so every
-# shrink revokes live entries.
+# Five rounds, each after the toucher has faulted the whole device in
+# again (however long that takes: seconds on the debug kernel), so that
+# shrinks revoke live entries.  (Three were once too few: two debug guests
+# at once, one toucher took no SIGBUS on a page it had faulted in.)
 resizer() {	# DEV SMALL BIG: "SHRINKS GROWS REFUSED" (writes that succeeded)
 	local shrunk=0 grown=0 refused=0 k w t
-	for k in 1 2 3; do
+	for k in 1 2 3 4 5; do
 		w=$(whole "$1")
 		for ((t = 0; t < 600; t++)); do
 			[ "$(whole "$1")" -gt "$w" ] && break
