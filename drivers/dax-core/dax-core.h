@@ -196,7 +196,6 @@ static inline resource_size_t p2pdax_region_size(const struct p2pdax_region *r)
 
 /* alloc.c */
 resource_size_t __p2pdax_region_available(struct p2pdax_region *region);
-void __p2pdax_region_replant(struct p2pdax_region *region);
 void p2pdax_region_get(struct p2pdax_region *region);
 void p2pdax_region_put(struct p2pdax_region *region);
 phys_addr_t __p2pdax_pgoff_to_phys(struct p2pdax_dev *ddev, pgoff_t pgoff);
@@ -215,6 +214,7 @@ unsigned long p2pdax_region_pinned(struct p2pdax_region *region,
 extern const struct file_operations p2pdax_fops;
 
 /* device.c */
+void __p2pdax_region_replant(struct p2pdax_region *region);
 int p2pdax_dev_resize(struct p2pdax_dev *ddev, u64 size);
 struct p2pdax_dev *__p2pdax_dev_create(struct p2pdax_region *region);
 int __p2pdax_dev_delete(struct p2pdax_dev *ddev);
