@@ -22,7 +22,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 
 TOP := $(CURDIR)
-CHECKPATCH_DIR ?= /usr/local/share/iopmem/checkpatch
+CHECKPATCH_DIR ?= /usr/local/share/iopmem/checkpatch-6.12
 KSRC := $(shell find drivers include -name '*.[ch]' ! -name '*.mod.c' ! -name compat.h | sort)
 # Kernel API drift is probed by version in these headers only (an out-of-tree
 # module cannot be "the version it is merged to"), so there alone

@@ -1,22 +1,37 @@
 #!/bin/sh
-# Install the Debian packages iopmem needs.  Idempotent: packages already
-# present are skipped, and apt-get update runs at most once per invocation
-# (and only when something is missing).
+# Install the Debian packages iopmem needs, on Debian 12 (bookworm) or
+# Debian 13 (trixie).  Idempotent: packages already present are skipped, and
+# apt-get update runs at most once per invocation (and only when something
+# is missing).
 #
 #   install-deps.sh [GROUP...]
 #     base   build, testbed, tests, demo (the default)
 #     deb    packaging: make deb, lintian, the package test
 #     fresh  scripts/fresh-machine.sh and the 7.x kernels' build chroot
 #            (debootstrap)
-#     6.12   Debian 12's linux-6.12 (bookworm-security): the newest
-#            linux-image/headers-6.12.*+deb12-amd64, for KERNEL=6.12
+#     6.12   KERNEL=6.12: on Debian 12, its linux-6.12 (bookworm-security):
+#            the newest linux-image/headers-6.12.*+deb12-amd64; on Debian
+#            13, nothing (its own kernel is a 6.12, the default)
 #     debug  what scripts/debug-kernel.sh needs to build the lockdep/KASAN
-#            kernel (KERNEL=debug): linux-source-6.1 and the kernel's build
-#            dependencies; no kernel is installed
+#            kernel's 6.1 variant (KERNEL=debug-6.1; Debian 12 only):
+#            linux-source-6.1 and the kernel's build dependencies; no
+#            kernel is installed
 #
 # Installing never changes which kernel the testbed boots: that is the one
-# linux-image-amd64 points at (scripts/kver.sh).
+# linux-image-amd64 points at (scripts/kver.sh): Debian 12's 6.1 or Debian
+# 13's 6.12.  checkpatch.pl comes from linux-source-6.12 on both releases
+# (bookworm-security has it), so that `make lint` judges the same way.
 set -eu
+
+# the host's Debian release: the package names differ between them
+RELEASE=$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}")
+case $RELEASE in
+bookworm | trixie) ;;
+*)
+	echo "install-deps: this host is '${RELEASE:-unknown}' (/etc/os-release); iopmem's scripts know Debian 12 (bookworm) and Debian 13 (trixie)" >&2
+	exit 1
+	;;
+esac
 
 SUDO=
 if [ "$(id -u)" -ne 0 ]; then
@@ -26,7 +41,7 @@ fi
 BASE="
 build-essential make gcc bc flex bison kmod cpio gzip xz-utils
 sparse
-linux-image-amd64 linux-headers-amd64 linux-source-6.1
+linux-image-amd64 linux-headers-amd64 linux-source-6.12
 qemu-system-x86 qemu-utils busybox-static
 pciutils iproute2 util-linux procps
 rdma-core ibverbs-providers ibverbs-utils libibverbs-dev perftest
@@ -42,7 +57,7 @@ FRESH="
 debootstrap
 "
 DEBUGK="
-linux-source-6.1 build-essential bc flex bison libelf-dev libssl-dev
+build-essential bc flex bison libelf-dev libssl-dev
 cpio xz-utils kmod
 "
 
@@ -57,6 +72,8 @@ apt_update() {
 # machine that boots through GRUB, installing a newer kernel image would
 # change what it boots: refused unless IOPMEM_BOOT_OK=1 says so.
 kernel_612() {
+	# Debian 13's own kernel is a 6.12 (BASE installs it)
+	[ "$RELEASE" = bookworm ] || return 0
 	if ls /usr/src/linux-headers-6.12.*+deb12-amd64/Makefile >/dev/null 2>&1; then
 		return 0
 	fi
@@ -106,7 +123,13 @@ for group in "$@"; do
 	fresh) PKGS="$PKGS $FRESH" ;;
 	6.1) PKGS="$PKGS $BASE" need_checkpatch=1 ;;
 	6.12) kernel_612 ;;
-	debug) PKGS="$PKGS $BASE $DEBUGK" need_checkpatch=1 ;;
+	debug)
+		if [ "$RELEASE" != bookworm ]; then
+			echo "install-deps: group debug is the 6.1 debug kernel's (KERNEL=debug-6.1), from Debian 12's linux-source-6.1, which Debian 13 does not have; KERNEL=debug (from 7.3) needs only the group fresh" >&2
+			exit 1
+		fi
+		PKGS="$PKGS $BASE $DEBUGK linux-source-6.1" need_checkpatch=1
+		;;
 	*)
 		echo "install-deps: unknown group '$group' (base, deb, fresh, 6.1, 6.12 or debug)" >&2
 		exit 2
@@ -114,21 +137,22 @@ for group in "$@"; do
 	esac
 done
 
-# checkpatch.pl and its data files, from Debian's linux-source-6.1 tarball
-# (never copied into this repository).
-CHECKPATCH_DIR=/usr/local/share/iopmem/checkpatch
+# checkpatch.pl and its data files, from Debian's linux-source-6.12 tarball
+# (never copied into this repository).  The directory names the series: a
+# machine that had 6.1's gets 6.12's beside it.
+CHECKPATCH_DIR=/usr/local/share/iopmem/checkpatch-6.12
 install_checkpatch() {
 	[ -x "$CHECKPATCH_DIR/checkpatch.pl" ] && return 0
-	tarball=$(ls /usr/src/linux-source-6.1.tar.* 2>/dev/null | head -n 1)
-	[ -n "$tarball" ] || { echo "install-deps: linux-source-6.1 tarball missing" >&2; return 1; }
+	tarball=$(ls /usr/src/linux-source-6.12.tar.* 2>/dev/null | head -n 1)
+	[ -n "$tarball" ] || { echo "install-deps: linux-source-6.12 tarball missing" >&2; return 1; }
 	echo "install-deps: extracting checkpatch.pl from $tarball"
 	tmp=$(mktemp -d)
 	tar -xf "$tarball" -C "$tmp" --wildcards --no-wildcards-match-slash \
-		'linux-source-6.1/scripts/checkpatch.pl' \
-		'linux-source-6.1/scripts/spelling.txt' \
-		'linux-source-6.1/scripts/const_structs.checkpatch'
+		'linux-source-6.12/scripts/checkpatch.pl' \
+		'linux-source-6.12/scripts/spelling.txt' \
+		'linux-source-6.12/scripts/const_structs.checkpatch'
 	$SUDO mkdir -p "$CHECKPATCH_DIR"
-	$SUDO cp "$tmp"/linux-source-6.1/scripts/* "$CHECKPATCH_DIR/"
+	$SUDO cp "$tmp"/linux-source-6.12/scripts/* "$CHECKPATCH_DIR/"
 	rm -rf "$tmp"
 }
 
@@ -148,5 +172,5 @@ if [ -n "$missing" ]; then
 else
 	echo "install-deps: all packages present"
 fi
-# (from linux-source-6.1, which the groups with BASE install)
+# (from linux-source-6.12, which the groups with BASE install)
 [ -z "$need_checkpatch" ] || install_checkpatch
