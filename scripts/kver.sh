@@ -19,9 +19,10 @@
 # The choice, in this order:
 #   KVER=RELEASE  that kernel (e.g. KVER=6.1.0-56-amd64, or KVER=$(uname -r)
 #                 on real hardware); its headers must be installed
-#   KERNEL=VER    the same, or a short alias: 6.1 (the testbed's default),
-#                 6.12 (the newest installed 6.12.*-amd64, Debian 12's
-#                 linux-6.12: scripts/install-deps.sh 6.12 installs it),
+#   KERNEL=VER    the same, or a short alias: 6.1 (Debian 12's kernel, its
+#                 default; Debian 13 has none), 6.12 (the newest installed
+#                 6.12.*-amd64: Debian 13's own kernel, or on Debian 12 its
+#                 linux-6.12, which scripts/install-deps.sh 6.12 installs),
 #                 debug (Debian's linux-source-7.3 built with lockdep, KASAN,
 #                 DEBUG_VM and PAGE_TABLE_CHECK by scripts/debug-kernel.sh:
 #                 make debug-kernel), debug-6.1 (the same from Debian 12's
@@ -30,9 +31,10 @@
 #                 extracted and cached by scripts/debian-kernel.sh fetch;
 #                 never installed on the host)
 #   KDIR=DIR      a kernel build directory; KVER is read from it
-#   default       the testbed's kernel: the one Debian 12's linux-image-amd64
-#                 package depends on (the 6.1 series).  Installing another
-#                 kernel (e.g. 6.12) never changes it.
+#   default       the testbed's kernel: the one the host's linux-image-amd64
+#                 package depends on (Debian 12: the 6.1 series, Debian 13:
+#                 6.12).  Installing another kernel (e.g. 6.12 on Debian 12)
+#                 never changes it.
 #
 # This script runs at recipe time, after scripts/install-deps.sh, never when
 # a Makefile is read.
@@ -110,7 +112,7 @@ cached() {
 	"$DEBIAN_SH" list 2>/dev/null || true
 }
 
-# The release Debian 12's linux-image-amd64 metapackage points at.
+# The release the host's linux-image-amd64 metapackage points at.
 testbed_kver() {
 	dep=$(dpkg-query -W -f='${Depends}' linux-image-amd64 2>/dev/null) || dep=
 	v=$(printf '%s\n' "$dep" | tr ',' '\n' | sed -n 's/^ *linux-image-\([^ ]*\).*/\1/p' | head -n 1)
@@ -131,12 +133,24 @@ newest_of() {
 	echo "$v"
 }
 
+# KERNEL=6.1: the testbed's default on Debian 12; elsewhere an installed
+# 6.1, if any (Debian 13's archive has none)
+kernel_61() {
+	v=$(testbed_kver)
+	case $v in
+	6.1.*) echo "$v"; return ;;
+	esac
+	v=$(installed | grep -E '^6\.1\.[0-9]+.*-amd64$' | tail -n 1) || true
+	[ -n "$v" ] || die "KERNEL=6.1 is Debian 12's kernel, and this host has none with headers (its default is $(testbed_kver); Debian 13's archive has no 6.1): use KERNEL=6.12, 7.2, 7.3 or debug, or check 6.1 on a Debian 12 host"
+	echo "$v"
+}
+
 choose_kver() {
 	if [ -n "${KVER:-}" ]; then
 		echo "$KVER"
 	elif [ -n "${KERNEL:-}" ]; then
 		case $KERNEL in
-		6.1) testbed_kver ;;
+		6.1) kernel_61 ;;
 		6.12) newest_of 6.12 ;;
 		debug) IOPMEM_DEBUG_SOURCE=7.3 "$DEBUG_SH" kver || exit 1 ;;
 		debug-6.1) IOPMEM_DEBUG_SOURCE=6.1 "$DEBUG_SH" kver || exit 1 ;;

@@ -79,15 +79,45 @@ run_err "run-vm --kernel debug when it is not built" 2 "run 'make debug-kernel'"
 run_err "make check-guest TESTS=bogus: refused before anything runs" 2 "check-guest: no test tests/guest/bogus.sh" \
 	make -s -C "$TOP" check-guest TESTS=bogus
 run_err "debug-kernel.sh: unknown command" 2 "usage: debug-kernel.sh build|kver|kdir|image|modroot|dir|source" "$TOP/scripts/debug-kernel.sh" frob
-check_match "the debug kernel's cache key is the source version + a config hash" \
-	"^$nocache/debug-kernel/$(dpkg-query -W -f='${Version}' linux-source-6.1)-[0-9a-f]{12}\$" \
-	"$(IOPMEM_CACHE="$nocache" IOPMEM_DEBUG_SOURCE=6.1 "$TOP/scripts/debug-kernel.sh" dir)"
+# (the 6.1 debug kernel's source: Debian 12's, installed by install-deps.sh
+# debug only)
+if src61=$(dpkg-query -W -f='${Version}' linux-source-6.1 2>/dev/null) && [ -n "$src61" ]; then
+	check_match "the debug kernel's cache key is the source version + a config hash" \
+		"^$nocache/debug-kernel/$src61-[0-9a-f]{12}\$" \
+		"$(IOPMEM_CACHE="$nocache" IOPMEM_DEBUG_SOURCE=6.1 "$TOP/scripts/debug-kernel.sh" dir)"
+else
+	run_err "the 6.1 debug kernel without linux-source-6.1: refused, saying how to get it" 1 \
+		"linux-source-6.1 is not installed (scripts/install-deps.sh debug)" \
+		env IOPMEM_CACHE="$nocache" IOPMEM_DEBUG_SOURCE=6.1 "$TOP/scripts/debug-kernel.sh" dir
+fi
 rmdir "$nocache"
-check_eq "KERNEL=6.1 is the testbed's default" "$(KVER= KDIR= KERNEL= "$TOP/scripts/kver.sh" kver)" "$(KERNEL=6.1 "$TOP/scripts/kver.sh" kver)"
 dflt=$(dpkg-query -W -f='${Depends}' linux-image-amd64 | sed -n 's/^linux-image-\([^ ,]*\).*/\1/p')
 check_eq "the default is the release linux-image-amd64 depends on" "$dflt" "$(KVER= KDIR= KERNEL= "$TOP/scripts/kver.sh" kver)"
+release=$(. /etc/os-release && echo "$VERSION_CODENAME")
+case $release in
+bookworm)
+	check_eq "KERNEL=6.1 is Debian 12's default" "$dflt" "$(KERNEL=6.1 "$TOP/scripts/kver.sh" kver)"
+	check_match "...a 6.1" '^6\.1\.' "$dflt"
+	;;
+trixie)
+	check_match "Debian 13's default is its 6.12" '^6\.12\.[0-9]+\+deb13-amd64$' "$dflt"
+	check_eq "KERNEL=6.12 is that one" "$dflt" "$(KERNEL=6.12 "$TOP/scripts/kver.sh" kver)"
+	if ! "$TOP/scripts/kver.sh" installed | grep -q '^6\.1\.'; then
+		run_err "KERNEL=6.1 on Debian 13: refused, naming the kernels it has" 1 \
+			"KERNEL=6.1 is Debian 12's kernel, and this host has none with headers (its default is $dflt" \
+			env KERNEL=6.1 "$TOP/scripts/kver.sh" kver
+	fi
+	;;
+*)
+	fail "the host is Debian 12 or 13 (/etc/os-release says '$release')"
+	;;
+esac
 run_err "install-deps: unknown group" 2 "unknown group 'bogus' (base, deb, fresh, 6.1, 6.12 or debug)" "$TOP/scripts/install-deps.sh" bogus
 run_err "fresh-machine: unknown option" 2 "unknown option '--bogus'" "$TOP/scripts/fresh-machine.sh" --bogus
+run_err "fresh-machine: --release of another distribution" 2 "--release sid: bookworm (Debian 12) or trixie (Debian 13)" \
+	"$TOP/scripts/fresh-machine.sh" --release sid
+run_err "fresh-machine: --release with nothing after it" 2 "--release needs bookworm or trixie" \
+	"$TOP/scripts/fresh-machine.sh" --release
 tmp=$(mktemp -d)
 run_err "install-tools: relative PREFIX" 2 "must be an absolute path, not 'usr/sbin'" \
 	make -s -C "$TOP" install-tools DESTDIR="$tmp" PREFIX=usr
