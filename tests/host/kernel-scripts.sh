@@ -8,9 +8,10 @@ CACHE=${IOPMEM_CACHE:-/var/cache/iopmem}/debian-kernel
 # what "nothing changed" means: no entry of the cache's top level created or
 # removed, and its private apt configuration as it was (not times: in CI
 # the other stream builds modules in the cache's chroot meanwhile)
+# (on a machine that never fetched a 7.x kernel there is no cache: nothing)
 snapshot() {
-	find "$CACHE" -maxdepth 1 -printf '%p\n' 2>/dev/null | sort
-	find "$CACHE/apt" -maxdepth 1 -type f -printf '%p %s %T@\n' 2>/dev/null | sort
+	{ find "$CACHE" -maxdepth 1 -printf '%p\n' 2>/dev/null || true; } | sort
+	{ find "$CACHE/apt" -maxdepth 1 -type f -printf '%p %s %T@\n' 2>/dev/null || true; } | sort
 }
 before=$(snapshot)
 
