@@ -220,8 +220,10 @@ debug-kernel:
 	scripts/install-deps.sh $(if $(filter 6.1,$(DEBUG_SOURCE)),debug,fresh)
 	IOPMEM_DEBUG_SOURCE=$(DEBUG_SOURCE) scripts/debug-kernel.sh build
 
+# (fresh: debootstrap, for the 7.x kernels' build chroot, which the DKMS
+# package's 7.3 test needs)
 check:
-	scripts/install-deps.sh base deb
+	scripts/install-deps.sh base deb fresh
 	$(KERNEL_PREP)
 	$(MAKE) all tests-bin
 	tests/run-tests

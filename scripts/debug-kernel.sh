@@ -83,8 +83,11 @@ key() {
 		v=$("$DEBIAN_SH" run dpkg-query -W -f='${Version}' "linux-source-$SOURCE" 2>/dev/null) ||
 			die "linux-source-$SOURCE is not in the build chroot: run 'make debug-kernel' (it installs it and builds)"
 	else
-		v=$(dpkg-query -W -f='${Version}' linux-source-6.1 2>/dev/null) ||
+		if ! v=$(dpkg-query -W -f='${Version}' linux-source-6.1 2>/dev/null); then
+			[ "$(. /etc/os-release && echo "$VERSION_CODENAME")" = bookworm ] ||
+				die "linux-source-6.1 is Debian 12's, and this host is not Debian 12: the 6.1 debug kernel builds on a Debian 12 host (KERNEL=debug, from 7.3, builds here)"
 			die "linux-source-6.1 is not installed (scripts/install-deps.sh debug)"
+		fi
 	fi
 	[ -r "$TARBALL" ] || die "$TARBALL is missing"
 	# shellcheck disable=SC2046

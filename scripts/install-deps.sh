@@ -53,6 +53,9 @@ podman crun
 DEB="
 dpkg-dev debhelper dh-dkms dkms lintian bash-completion fakeroot
 "
+# udev.pc and systemd.pc (debian/rules reads where rules and units go):
+# Debian 13 moved them to systemd-dev; Debian 12 has them in udev and systemd
+DEB_trixie="systemd-dev"
 FRESH="
 debootstrap
 "
@@ -119,7 +122,10 @@ need_checkpatch=
 for group in "$@"; do
 	case $group in
 	base) PKGS="$PKGS $BASE" need_checkpatch=1 ;;
-	deb) PKGS="$PKGS $BASE $DEB" need_checkpatch=1 ;;
+	deb)
+		PKGS="$PKGS $BASE $DEB" need_checkpatch=1
+		[ "$RELEASE" != trixie ] || PKGS="$PKGS $DEB_trixie"
+		;;
 	fresh) PKGS="$PKGS $FRESH" ;;
 	6.1) PKGS="$PKGS $BASE" need_checkpatch=1 ;;
 	6.12) kernel_612 ;;

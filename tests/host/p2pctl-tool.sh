@@ -70,8 +70,26 @@ note=$(KVER= KDIR= KERNEL= "$TOP/scripts/kver.sh" note 2>&1)
 check_match "the default kernel is the testbed's, and said so" "building for kernel .* \(the testbed's default; choose another with KERNEL=6.12[|]7.2[|]7.3[|]debug or KVER=RELEASE\)" "$note"
 run_err "KERNEL=6.13 (not supported)" 2 "KERNEL=6.13: use 6.1, 6.12, 7.2, 7.3, debug, debug-6.1 or a full release" env KERNEL=6.13 "$TOP/scripts/kver.sh" kver
 nocache=$(mktemp -d)
-run_err "KERNEL=debug-6.1 when it is not built" 1 "the debug kernel is not built for this source and config ($nocache/debug-kernel/" \
-	env IOPMEM_CACHE="$nocache" KERNEL=debug-6.1 "$TOP/scripts/kver.sh" kver
+release=$(. /etc/os-release && echo "$VERSION_CODENAME")
+# (the 6.1 debug kernel's source: Debian 12's, installed by install-deps.sh
+# debug only)
+if src61=$(dpkg-query -W -f='${Version}' linux-source-6.1 2>/dev/null) && [ -n "$src61" ]; then
+	run_err "KERNEL=debug-6.1 when it is not built" 1 "the debug kernel is not built for this source and config ($nocache/debug-kernel/" \
+		env IOPMEM_CACHE="$nocache" KERNEL=debug-6.1 "$TOP/scripts/kver.sh" kver
+	check_match "the debug kernel's cache key is the source version + a config hash" \
+		"^$nocache/debug-kernel/$src61-[0-9a-f]{12}\$" \
+		"$(IOPMEM_CACHE="$nocache" IOPMEM_DEBUG_SOURCE=6.1 "$TOP/scripts/debug-kernel.sh" dir)"
+elif [ "$release" = bookworm ]; then
+	run_err "KERNEL=debug-6.1 without linux-source-6.1: refused, saying how to get it" 1 \
+		"linux-source-6.1 is not installed (scripts/install-deps.sh debug)" \
+		env IOPMEM_CACHE="$nocache" KERNEL=debug-6.1 "$TOP/scripts/kver.sh" kver
+else
+	run_err "KERNEL=debug-6.1 on Debian 13: refused, it is Debian 12's source" 1 \
+		"linux-source-6.1 is Debian 12's, and this host is not Debian 12" \
+		env IOPMEM_CACHE="$nocache" KERNEL=debug-6.1 "$TOP/scripts/kver.sh" kver
+	run_err "install-deps.sh debug on Debian 13: refused" 1 "Debian 13 does not have" \
+		"$TOP/scripts/install-deps.sh" debug
+fi
 run_err "KERNEL=debug (7.3) without its build chroot" 1 "linux-source-7.3 is not in the build chroot" \
 	env IOPMEM_CACHE="$nocache" KERNEL=debug "$TOP/scripts/kver.sh" kver
 run_err "run-vm --kernel debug when it is not built" 2 "run 'make debug-kernel'" \
@@ -79,21 +97,9 @@ run_err "run-vm --kernel debug when it is not built" 2 "run 'make debug-kernel'"
 run_err "make check-guest TESTS=bogus: refused before anything runs" 2 "check-guest: no test tests/guest/bogus.sh" \
 	make -s -C "$TOP" check-guest TESTS=bogus
 run_err "debug-kernel.sh: unknown command" 2 "usage: debug-kernel.sh build|kver|kdir|image|modroot|dir|source" "$TOP/scripts/debug-kernel.sh" frob
-# (the 6.1 debug kernel's source: Debian 12's, installed by install-deps.sh
-# debug only)
-if src61=$(dpkg-query -W -f='${Version}' linux-source-6.1 2>/dev/null) && [ -n "$src61" ]; then
-	check_match "the debug kernel's cache key is the source version + a config hash" \
-		"^$nocache/debug-kernel/$src61-[0-9a-f]{12}\$" \
-		"$(IOPMEM_CACHE="$nocache" IOPMEM_DEBUG_SOURCE=6.1 "$TOP/scripts/debug-kernel.sh" dir)"
-else
-	run_err "the 6.1 debug kernel without linux-source-6.1: refused, saying how to get it" 1 \
-		"linux-source-6.1 is not installed (scripts/install-deps.sh debug)" \
-		env IOPMEM_CACHE="$nocache" IOPMEM_DEBUG_SOURCE=6.1 "$TOP/scripts/debug-kernel.sh" dir
-fi
 rmdir "$nocache"
 dflt=$(dpkg-query -W -f='${Depends}' linux-image-amd64 | sed -n 's/^linux-image-\([^ ,]*\).*/\1/p')
 check_eq "the default is the release linux-image-amd64 depends on" "$dflt" "$(KVER= KDIR= KERNEL= "$TOP/scripts/kver.sh" kver)"
-release=$(. /etc/os-release && echo "$VERSION_CODENAME")
 case $release in
 bookworm)
 	check_eq "KERNEL=6.1 is Debian 12's default" "$dflt" "$(KERNEL=6.1 "$TOP/scripts/kver.sh" kver)"

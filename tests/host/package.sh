@@ -50,16 +50,29 @@ for k in $("$TOP/scripts/kver.sh" supported); do
 	check "dkms built and installed iopmem for $k" grep -qF "iopmem/$ver, $k, x86_64: installed" <<<"$status"
 done
 check "at least the testbed's kernel ($kver) is supported" test "$n" -ge 1
-check_eq "modprobe finds iopmem in updates/dkms" "/lib/modules/$kver/updates/dkms/iopmem.ko" \
+# (Debian 13's dkms compresses what it installs as the kernel's modules
+# are: iopmem.ko.xz)
+check_match "modprobe finds iopmem in updates/dkms" "^/lib/modules/$kver/updates/dkms/iopmem\.ko(\.xz|\.zst)?\$" \
 	"$(modinfo -k "$kver" -n iopmem)"
-check_eq "...and dax_core" "/lib/modules/$kver/updates/dkms/dax_core.ko" "$(modinfo -k "$kver" -n dax_core)"
+check_match "...and dax_core" "^/lib/modules/$kver/updates/dkms/dax_core\.ko(\.xz|\.zst)?\$" "$(modinfo -k "$kver" -n dax_core)"
 check_eq "the tool is /usr/sbin/p2pctl" "$ver" "$(/usr/sbin/p2pctl --version)"
+# where the package put the rule and the unit: udev's and systemd's own
+# directories as their pkg-config files say (Debian 12: /lib/..., Debian 13:
+# /usr/lib/..., lintian's aliased-location)
+rules=$(dpkg -L p2pctl | grep '/udev/rules.d/80-p2pdax.rules$' || true)
+unit=$(dpkg -L p2pctl | grep '/systemd/system/p2pctl-apply.service$' || true)
+case $(. /etc/os-release && echo "$VERSION_CODENAME") in
+bookworm) check_eq "the rule and the unit are in Debian 12's /lib" \
+	"/lib/udev/rules.d/80-p2pdax.rules /lib/systemd/system/p2pctl-apply.service" "$rules $unit" ;;
+*) check_eq "the rule and the unit are in /usr/lib (Debian 13's merged /usr)" \
+	"/usr/lib/udev/rules.d/80-p2pdax.rules /usr/lib/systemd/system/p2pctl-apply.service" "$rules $unit" ;;
+esac
 check_match "the udev rule runs /usr/sbin/p2pctl" 'RUN\+="/usr/sbin/p2pctl apply --owners-only' \
-	"$(cat /lib/udev/rules.d/80-p2pdax.rules)"
+	"$(cat "${rules:-/nonexistent}")"
 check_match "the unit runs /usr/sbin/p2pctl" "ExecStart=/bin/sh -c 'test ! -e /etc/p2pctl/layout.json [|][|] exec /usr/sbin/p2pctl apply /etc/p2pctl/layout.json'" \
-	"$(cat /lib/systemd/system/p2pctl-apply.service)"
+	"$(cat "${unit:-/nonexistent}")"
 check_match "...and p2pctl cdi after it" "ExecStartPost=-/usr/sbin/p2pctl cdi --quiet" \
-	"$(cat /lib/systemd/system/p2pctl-apply.service)"
+	"$(cat "${unit:-/nonexistent}")"
 check "the unit is enabled by the package (multi-user.target.wants)" \
 	test -L /etc/systemd/system/multi-user.target.wants/p2pctl-apply.service
 check_eq "the man page is installed" /usr/share/man/man8/p2pctl.8.gz "$(man -w p2pctl 2>/dev/null || true)"
@@ -84,10 +97,10 @@ check_eq "guest: no failed checks" "" "$(echo "$out" | grep '^not ok' || true)"
 
 purge
 check "purge: packages gone" sh -c '! dpkg -s p2pctl iopmem-dkms >/dev/null 2>&1'
-check "purge: module files gone" test ! -e "/lib/modules/$kver/updates/dkms/iopmem.ko" -a \
-	! -e "/lib/modules/$kver/updates/dkms/dax_core.ko"
+check_eq "purge: module files gone" "" "$(ls /lib/modules/"$kver"/updates/dkms/iopmem.ko* \
+	/lib/modules/"$kver"/updates/dkms/dax_core.ko* 2>/dev/null || true)"
 check "purge: modprobe no longer finds iopmem" sh -c "! modprobe -S '$kver' -n iopmem 2>/dev/null"
 check_eq "purge: dkms knows no iopmem" "" "$(dkms status iopmem 2>/dev/null)"
-check "purge: tool, rule, unit gone" test ! -e /usr/sbin/p2pctl -a ! -e /lib/udev/rules.d/80-p2pdax.rules \
-	-a ! -e /lib/systemd/system/p2pctl-apply.service -a \
+check "purge: tool, rule, unit gone" test ! -e /usr/sbin/p2pctl -a ! -e "${rules:-/nonexistent}" \
+	-a ! -e "${unit:-/nonexistent}" -a -n "$rules" -a -n "$unit" -a \
 	! -L /etc/systemd/system/multi-user.target.wants/p2pctl-apply.service
