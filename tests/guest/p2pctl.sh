@@ -276,7 +276,7 @@ mkdir -p /etc/p2pctl
 "$P" save /etc/p2pctl/layout.json
 check "make install-tools" make -s -C "$TOP" install-tools DESTDIR=/ PREFIX=/usr/local
 # (the rule's other command, p2pctl cdi for every device, is cdi.sh's)
-udev_run() { udevadm test --action="$2" "/sys/class/p2pdax/$1" 2>&1 | sed -n "s/^run: '\(.*\)'$/\1/p" | grep -v ' cdi ' || true; }
+udev_run() { udev_runs "$1" "$2" | grep -v ' cdi ' || true; }
 t0=$(devname t0)
 check_eq "udev runs p2pctl for a labelled p2pdax node, naming it" \
 	"/usr/local/sbin/p2pctl apply --owners-only --device $t0 /etc/p2pctl/layout.json" "$(udev_run "$t0" add)"
