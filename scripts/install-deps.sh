@@ -50,6 +50,9 @@ libjson-c-dev pkg-config
 python3 perl udev systemd jq
 podman crun
 "
+# Debian 13's QEMU builds the qxl display (iopmem-badbar's card with large
+# non-prefetchable BARs) as a module of its own package; Debian 12's has it
+BASE_trixie="qemu-system-modules-spice"
 DEB="
 dpkg-dev debhelper dh-dkms dkms lintian bash-completion fakeroot
 "
@@ -121,13 +124,12 @@ need_checkpatch=
 [ $# -gt 0 ] || set -- base
 for group in "$@"; do
 	case $group in
-	base) PKGS="$PKGS $BASE" need_checkpatch=1 ;;
+	base | 6.1) PKGS="$PKGS $BASE" need_checkpatch=1 ;;
 	deb)
 		PKGS="$PKGS $BASE $DEB" need_checkpatch=1
 		[ "$RELEASE" != trixie ] || PKGS="$PKGS $DEB_trixie"
 		;;
 	fresh) PKGS="$PKGS $FRESH" ;;
-	6.1) PKGS="$PKGS $BASE" need_checkpatch=1 ;;
 	6.12) kernel_612 ;;
 	debug)
 		if [ "$RELEASE" != bookworm ]; then
@@ -142,6 +144,10 @@ for group in "$@"; do
 		;;
 	esac
 done
+
+if [ "$RELEASE" = trixie ] && [ -n "$need_checkpatch" ]; then
+	PKGS="$PKGS $BASE_trixie"
+fi
 
 # checkpatch.pl and its data files, from Debian's linux-source-6.12 tarball
 # (never copied into this repository).  The directory names the series: a
