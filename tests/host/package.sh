@@ -52,9 +52,10 @@ done
 check "at least the testbed's kernel ($kver) is supported" test "$n" -ge 1
 # (Debian 13's dkms compresses what it installs as the kernel's modules
 # are: iopmem.ko.xz)
-check_match "modprobe finds iopmem in updates/dkms" "^/lib/modules/$kver/updates/dkms/iopmem\.ko(\.xz|\.zst)?\$" \
-	"$(modinfo -k "$kver" -n iopmem)"
-check_match "...and dax_core" "^/lib/modules/$kver/updates/dkms/dax_core\.ko(\.xz|\.zst)?\$" "$(modinfo -k "$kver" -n dax_core)"
+check_eq "modprobe finds iopmem in updates/dkms" "/lib/modules/$kver/updates/dkms/iopmem.ko" \
+	"$(modinfo -k "$kver" -n iopmem | sed -E 's/\.(xz|zst)$//')"
+check_eq "...and dax_core" "/lib/modules/$kver/updates/dkms/dax_core.ko" \
+	"$(modinfo -k "$kver" -n dax_core | sed -E 's/\.(xz|zst)$//')"
 check_eq "the tool is /usr/sbin/p2pctl" "$ver" "$(/usr/sbin/p2pctl --version)"
 # where the package put the rule and the unit: udev's and systemd's own
 # directories as their pkg-config files say (Debian 12: /lib/..., Debian 13:
@@ -85,8 +86,9 @@ out=$("$TOP/scripts/qemu/run-vm" --outdir "$TOP/build/vm/package" --bar 64M -- \
 	bash "$TOP/tests/pkg/guest.sh" 2>&1) && rc=0 || rc=$?
 echo "$out" | sed 's/^/    /'
 check_eq "guest with the packaged modules and tool exits 0" 0 "$rc"
+# (fixed strings: a release like 6.12.118+deb13-amd64 is no regex)
 check "guest: modprobe loaded the dkms-built module" \
-	grep -qE "^ok [0-9]+ - modprobe iopmem loads /lib/modules/$kver/updates/dkms/iopmem.ko" <<<"$out"
+	grep -qF "ok 2 - modprobe iopmem loads /lib/modules/$kver/updates/dkms/iopmem.ko" <<<"$out"
 check "guest: the udev rule applied the saved owner and mode" \
 	grep -qE "^ok [0-9]+ - udev gave the new node 1001:1001 640" <<<"$out"
 check "guest: the packaged rule made /dev/p2pdax/by-label/" \
