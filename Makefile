@@ -209,7 +209,7 @@ tests-bin: $(TEST_BINS) $(UNIT_TESTS)
 # build chroot (about a minute the first time; cached, and refreshed when
 # the archive has a newer release: scripts/debian-kernel.sh)
 KERNEL_DEPS = $(if $(filter 6.12,$(KERNEL)),6.12)$(if $(filter debug-6.1,$(KERNEL)),debug)$(if $(filter 7.2 7.3 debug,$(KERNEL)),fresh)
-KERNEL_PREP = scripts/install-deps.sh base $(KERNEL_DEPS) && \
+KERNEL_PREP = scripts/install-deps.sh tests $(KERNEL_DEPS) && \
 	$(if $(filter debug,$(KERNEL)),scripts/debug-kernel.sh build,true) && \
 	$(if $(filter debug-6.1,$(KERNEL)),IOPMEM_DEBUG_SOURCE=6.1 scripts/debug-kernel.sh build,true) && \
 	$(if $(filter 7.2 7.3,$(KERNEL)),scripts/debian-kernel.sh fetch $(KERNEL) >/dev/null,true)
@@ -223,7 +223,7 @@ debug-kernel:
 # (fresh: debootstrap, for the 7.x kernels' build chroot, which the DKMS
 # package's 7.3 test needs)
 check:
-	scripts/install-deps.sh base deb fresh
+	scripts/install-deps.sh tests deb fresh
 	$(KERNEL_PREP)
 	$(MAKE) all tests-bin
 	tests/run-tests

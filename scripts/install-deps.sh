@@ -5,7 +5,9 @@
 # is missing).
 #
 #   install-deps.sh [GROUP...]
-#     base   build, testbed, tests, demo (the default)
+#     base   build, testbed, demo (the default)
+#     tests  base, and what only the test suite needs (on Debian 13, QEMU's
+#            qxl display, a module of its own with OpenGL's libraries)
 #     deb    packaging: make deb, lintian, the package test
 #     fresh  scripts/fresh-machine.sh and the 7.x kernels' build chroot
 #            (debootstrap)
@@ -51,8 +53,9 @@ python3 perl udev systemd jq
 podman crun
 "
 # Debian 13's QEMU builds the qxl display (iopmem-badbar's card with large
-# non-prefetchable BARs) as a module of its own package; Debian 12's has it
-BASE_trixie="qemu-system-modules-spice"
+# non-prefetchable BARs) as a module of its own package, which pulls in
+# OpenGL's libraries (not for make demo); Debian 12's QEMU has it built in
+TESTS_trixie="qemu-system-modules-spice"
 DEB="
 dpkg-dev debhelper dh-dkms dkms lintian bash-completion fakeroot
 "
@@ -125,6 +128,10 @@ need_checkpatch=
 for group in "$@"; do
 	case $group in
 	base | 6.1) PKGS="$PKGS $BASE" need_checkpatch=1 ;;
+	tests)
+		PKGS="$PKGS $BASE" need_checkpatch=1
+		[ "$RELEASE" != trixie ] || PKGS="$PKGS $TESTS_trixie"
+		;;
 	deb)
 		PKGS="$PKGS $BASE $DEB" need_checkpatch=1
 		[ "$RELEASE" != trixie ] || PKGS="$PKGS $DEB_trixie"
@@ -139,15 +146,11 @@ for group in "$@"; do
 		PKGS="$PKGS $BASE $DEBUGK linux-source-6.1" need_checkpatch=1
 		;;
 	*)
-		echo "install-deps: unknown group '$group' (base, deb, fresh, 6.1, 6.12 or debug)" >&2
+		echo "install-deps: unknown group '$group' (base, tests, deb, fresh, 6.1, 6.12 or debug)" >&2
 		exit 2
 		;;
 	esac
 done
-
-if [ "$RELEASE" = trixie ] && [ -n "$need_checkpatch" ]; then
-	PKGS="$PKGS $BASE_trixie"
-fi
 
 # checkpatch.pl and its data files, from Debian's linux-source-6.12 tarball
 # (never copied into this repository).  The directory names the series: a

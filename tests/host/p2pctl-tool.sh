@@ -118,7 +118,7 @@ trixie)
 	fail "the host is Debian 12 or 13 (/etc/os-release says '$release')"
 	;;
 esac
-run_err "install-deps: unknown group" 2 "unknown group 'bogus' (base, deb, fresh, 6.1, 6.12 or debug)" "$TOP/scripts/install-deps.sh" bogus
+run_err "install-deps: unknown group" 2 "unknown group 'bogus' (base, tests, deb, fresh, 6.1, 6.12 or debug)" "$TOP/scripts/install-deps.sh" bogus
 run_err "fresh-machine: unknown option" 2 "unknown option '--bogus'" "$TOP/scripts/fresh-machine.sh" --bogus
 run_err "fresh-machine: --release of another distribution" 2 "--release sid: bookworm (Debian 12) or trixie (Debian 13)" \
 	"$TOP/scripts/fresh-machine.sh" --release sid
