@@ -242,7 +242,19 @@ check "apply --owners-only --device (another device)" "$P" apply --owners-only -
 check_eq "--device touches only that device" 666 "$(stat -c '%a' "/dev/$t0")"
 "$P" apply --owners-only "$L"
 run_err "apply --device without --owners-only" "--device goes with --owners-only" "$P" apply --device "$t0" "$L"
-run_err "apply --owners-only --device junk" "'junk' is not a device" "$P" apply --owners-only --device junk "$L"
+run_err "apply --owners-only --device a/b" "'a/b' is not a device" "$P" apply --owners-only --device a/b "$L"
+run_err "apply --owners-only --device with a label nobody has" 'no device has the label "junk"' \
+	"$P" apply --owners-only --device junk "$L"
+chmod 0666 "/dev/$t0"
+check "apply --owners-only --device by label (t0)" "$P" apply --owners-only --device t0 "$L"
+check_eq "...restores that device's mode" 640 "$(stat -c '%a' "/dev/$t0")"
+# all or nothing: an owner this host does not know is refused before any
+# device is made
+"$P" save /run/iopmem/before-ghost.json
+jq_ '(.regions[].devices[] | select(.label == "t0") | .owner) = "ghost-user-x"' <"$L" >/run/iopmem/ghost.json
+run_err "apply with an owner this host does not know: refused" 'the owner of "t0" is not known here; nothing applied' \
+	"$P" apply /run/iopmem/ghost.json
+check_eq "...changing nothing" "$(cat /run/iopmem/before-ghost.json)" "$("$P" save)"
 
 echo '{"version": 1, "regions": [' >/run/iopmem/bad.json
 run_err "apply a malformed file" "not valid JSON" "$P" apply /run/iopmem/bad.json

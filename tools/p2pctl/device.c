@@ -184,7 +184,7 @@ int cmd_set_label(int argc, char **argv)
 		return 0;
 	}
 	if (argc != 3)
-		return usage_error(label_usage, "DEVICE and LABEL expected (\"\" removes the label)");
+		return usage_error(label_usage, "DEVICE and LABEL expected");
 	label = argv[2];
 	if (label[0] && label_arg(label))
 		return 1;
@@ -216,7 +216,7 @@ int cmd_set_label(int argc, char **argv)
 	if (d.size)
 		return fail("%s holds %" PRIu64 " bytes: a label would hand them to a tenant (create a new device with --label)",
 			    d.name, d.size);
-	if (apply_owner(d.name, &root_only))
+	if (set_node_owner(d.name, &root_only))
 		return 1;
 	if (write_label(d.name, label)) {
 		struct owner_opts was = {
@@ -224,7 +224,7 @@ int cmd_set_label(int argc, char **argv)
 			.uid = d.uid, .gid = d.gid, .mode = d.mode,
 		};
 
-		apply_owner(d.name, &was);
+		set_node_owner(d.name, &was);
 		return 1;
 	}
 	return print_device(d.name);

@@ -436,19 +436,32 @@ int cmd_apply(int argc, char **argv)
 		return usage_error(apply_usage, "one FILE expected");
 	if (dspec && !owners_only)
 		return usage_error(apply_usage, "--device goes with --owners-only");
-	if (dspec && parse_dev_arg(dspec, only, sizeof(only)))
-		return fail("'%s' is not a device (p2pdaxR.N, /dev/p2pdaxR.N or R.N)", dspec);
+	if (dspec && device_arg(dspec, only, sizeof(only)))
+		return 1;
 	if (layout_load(argv[optind], &l, err, sizeof(err)))
 		return fail("%s", err);
 	if (!owners_only) {
-		/* refuse before changing anything */
+		/*
+		 * refuse before changing anything: a device without a label,
+		 * an owner or group this host does not know (the last step,
+		 * owners, must not fail after the devices are made)
+		 */
 		for (i = 0; i < l.nr_regions; i++)
-			for (j = 0; j < l.regions[i].nr_devices; j++)
-				if (!l.regions[i].devices[j].label[0]) {
+			for (j = 0; j < l.regions[i].nr_devices; j++) {
+				const struct layout_device *ld = &l.regions[i].devices[j];
+				struct owner_opts o;
+
+				if (!ld->label[0]) {
 					rc = fail("%s: %s has no label; apply matches devices by label, never by number (create devices with --label, then save)",
-						  argv[optind], l.regions[i].devices[j].name);
+						  argv[optind], ld->name);
 					goto out;
 				}
+				if (owner_of(ld, &o)) {
+					rc = fail("%s: the owner of \"%s\" is not known here; nothing applied",
+						  argv[optind], ld->label);
+					goto out;
+				}
+			}
 	}
 	if (owners_only) {
 		for (i = 0; i < l.nr_regions; i++) {

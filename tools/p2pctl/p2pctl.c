@@ -247,15 +247,14 @@ static void udev_settle(void)
 
 static void drop_lock(void);
 
-int apply_owner(const char *name, const struct owner_opts *o)
+/*
+ * chown/chmod a device node, under the lock (a step before the sizes and
+ * labels are done, or the undoing of one)
+ */
+int set_node_owner(const char *name, const struct owner_opts *o)
 {
 	char node[64];
 
-	if (o->set_uid || o->set_gid || o->set_mode) {
-		/* the sizes and labels are done: only owners are left */
-		drop_lock();
-		udev_settle();
-	}
 	snprintf(node, sizeof(node), "/dev/%s", name);
 	if ((o->set_uid || o->set_gid) &&
 	    chown(node, o->set_uid ? o->uid : (uid_t)-1,
@@ -264,6 +263,21 @@ int apply_owner(const char *name, const struct owner_opts *o)
 	if (o->set_mode && chmod(node, o->mode))
 		return fail("cannot chmod %s: %s", node, why(-errno));
 	return 0;
+}
+
+/*
+ * A command's last step: the owner, group and mode of a node.  The sizes
+ * and labels are done, so the lock goes first (udev's rule, which takes it,
+ * may be running for this very device), then udev's queue settles (what it
+ * does for the device comes before this).
+ */
+int apply_owner(const char *name, const struct owner_opts *o)
+{
+	if (o->set_uid || o->set_gid || o->set_mode) {
+		drop_lock();
+		udev_settle();
+	}
+	return set_node_owner(name, o);
 }
 
 /*
@@ -394,7 +408,7 @@ const struct owner_opts root_only = {
 void unlabel_seed(const char *seed)
 {
 	write_label(seed, "");
-	apply_owner(seed, &root_only);
+	set_node_owner(seed, &root_only);
 }
 
 /* a LABEL argument, or a message saying what is wrong with it */
@@ -486,7 +500,7 @@ static const struct command commands[] = {
 	{ "resize-device", cmd_resize, resize_usage, "grow or shrink a device", LOCK_EX },
 	{ "destroy-device", cmd_destroy, destroy_usage, "shrink a device to 0 and delete it", LOCK_EX },
 	{ "set-owner", cmd_set_owner, owner_usage, "set a device node's owner, group and mode", LOCK_EX },
-	{ "set-label", cmd_set_label, label_usage, "name a device for layouts and /dev/p2pdax/by-label/ (\"\" removes)", LOCK_EX },
+	{ "set-label", cmd_set_label, label_usage, "name a device for its life, for layouts, CDI and /dev/p2pdax/by-label/", LOCK_EX },
 	{ "save", cmd_save, save_usage, "write the whole layout as JSON (stdout by default)", LOCK_SH },
 	{ "apply", cmd_apply, apply_usage, "recreate a saved layout (idempotent; all or nothing)", LOCK_EX },
 	{ "check", cmd_check, check_usage, "can the card and a peer device do peer DMA, by which route (JSON)", 0 },

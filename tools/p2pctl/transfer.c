@@ -191,6 +191,10 @@ int check_transfer(const struct p2p_region *r, const char *peer, const char *spe
 	json_object_object_add(t, "restored", json_object_new_boolean(restored));
 	json_object_object_add(out, "transfer", t);
 	rc = !restored || strcmp(to_peer, "ok") || strcmp(to_card, "ok");
+	/* the JSON says it all; standard error says it failed (man page) */
+	if (restored && rc)
+		fail("--transfer: the bytes differ: card to %s %s, %s to card %s (the drive is restored)",
+		     dev, to_peer, dev, to_card);
 
 out_close:
 	if (map != MAP_FAILED)
