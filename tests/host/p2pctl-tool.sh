@@ -40,6 +40,14 @@ while read -r long short; do
 done <<<"$longs"
 check_eq "every option (short and long) in the man page's OPTIONS" "" "$missing"
 
+# the tenants' page shows the commands of p2pdax(4)'s EXAMPLES (which the
+# package test runs and compares, tests/pkg/guest.sh), no other
+page=$(python3 "$TOP/tests/lib/doc-examples.py" "$TOP/Documentation/tenants.rst")
+check_eq "Documentation/tenants.rst: its 2 commands" 2 "$(wc -l <<<"$page")"
+man4=$(grep '^\$ ' "$TOP/Documentation/man/p2pdax.4")
+check_eq "...are p2pdax(4)'s, which tests/pkg/guest.sh runs" "" \
+	"$(grep -vxF -f <(printf '%s\n' "$man4") <<<"$page" || true)"
+
 # ---- bash completion ----------------------------------------------------------------
 check_eq "completion: commands (and help, version)" "$(printf '%s\n' $cmds help version | sort)" \
 	"$(complete_line 'p2pctl ' | grep -v '^--' | sort)"
