@@ -394,5 +394,19 @@ run_err "bind --cache wb of a card bound uc: refused" "$a is bound with cache mo
 run_err "bind --bar 0 of a card bound on BAR 2: refused" "$a is bound with BAR 2, not 0; unbind it first" \
 	"$P" bind "$a" --bar 0
 check_eq "...which changed nothing" "uc" "$("$P" list -r "$a" | jq_ '.[0].cache_mode')"
+# apply compares the layout's cache mode and BAR with a bound card's
+"$P" save /run/iopmem/cache.json
+check_eq "save records the cache mode and the BAR" "uc 2" \
+	"$(jq_ '.regions[0] | "\(.cache_mode) \(.bar)"' </run/iopmem/cache.json)"
+jq_ '(.regions[0].cache_mode) = "wb"' </run/iopmem/cache.json >/run/iopmem/cache-wb.json
+run_err "apply a layout with another cache mode over the bound card: refused" \
+	"$a is bound with cache mode uc, not wb; unbind it first" "$P" apply /run/iopmem/cache-wb.json
+jq_ '(.regions[0].bar) = 0' </run/iopmem/cache.json >/run/iopmem/bar0.json
+run_err "...and one with another BAR" "$a is bound with BAR 2, not 0; unbind it first" \
+	"$P" apply /run/iopmem/bar0.json
+check_eq "...both changing nothing" "$(cat /run/iopmem/cache.json)" "$("$P" save)"
+"$P" unbind "$a"
+check "apply binds the card with the layout's cache mode" "$P" apply /run/iopmem/cache.json
+check_eq "...uc" uc "$("$P" list -r "$a" | jq_ '.[0].cache_mode')"
 "$P" unbind "$a"
 p2p_unload
