@@ -57,8 +57,16 @@ modules:
 		else $$kmake -C "$$kdir" M="$$kmod" modules; fi
 	@$(KDIR_SH) echo "modules: $$kmod/drivers/dax-core/dax_core.ko $$kmod/drivers/iopmem/iopmem.ko"
 
+# Into /lib/modules/KVER/extra (INSTALL_MOD_PATH, INSTALL_MOD_DIR honoured),
+# the drivers only: not the tests' module (tests/kmod, a page pinner).
+# Unsigned (CONFIG_MODULE_SIG_ALL=: kbuild would sign with the kernel's own
+# key, which Debian does not ship; on Secure Boot, install the DKMS package,
+# which signs with its MOK).  depmod here: Debian's headers have no
+# System.map, so kbuild skips it and modprobe would not find the modules.
 modules_install install: modules
-	$(KDIR_SH) $(MAKE) -C "$$kdir" M="$$kmod" modules_install
+	$(KDIR_SH) $(MAKE) -C "$$kdir" M="$$kmod" CONFIG_MODULE_SIG_ALL= modules_install && \
+		rm -rf "$(INSTALL_MOD_PATH)/lib/modules/$$kver/$(or $(INSTALL_MOD_DIR),extra)/tests" && \
+		if [ -z "$(INSTALL_MOD_PATH)" ]; then depmod -a "$$kver"; fi
 
 # The one version of the project: debian/changelog's first entry.
 VERSION := $(shell awk -F'[()]' 'NR == 1 { print $$2; exit }' debian/changelog)

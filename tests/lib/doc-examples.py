@@ -5,7 +5,8 @@
     doc-examples.py README.md "On real hardware"
     doc-examples.py Documentation/deployment.rst
 
-Markdown: the ```sh blocks of the "## TITLE" section.  reStructuredText: every
+Markdown: the ```sh blocks of the section headed TITLE ("## TITLE" or a
+deeper heading), up to the next heading of its level or above.  reStructuredText: every
 literal block (a paragraph ending in "::", then indented lines).  In a block,
 a line is a command; "# ..." lines are what a command prints (skipped), a
 trailing "  # comment" is dropped, and a line ending in "\\" goes on with the
@@ -19,13 +20,18 @@ import sys
 
 def md_blocks(text, title):
     lines = text.split('\n')
-    try:
-        start = lines.index('## ' + title)
-    except ValueError:
-        sys.exit(f'doc-examples: no section "## {title}"')
+    start = level = None
+    for i, line in enumerate(lines):
+        m = re.match(r'^(#{2,4}) (.*)$', line)
+        if m and m.group(2) == title:
+            start, level = i, len(m.group(1))
+            break
+    if start is None:
+        sys.exit(f'doc-examples: no section "{title}"')
     block = None
     for line in lines[start + 1:]:
-        if block is None and line.startswith('## '):
+        m = re.match(r'^(#{2,4}) ', line)
+        if block is None and m and len(m.group(1)) <= level:
             break
         if block is None and line.strip() == '```sh':
             block = []
