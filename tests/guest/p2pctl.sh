@@ -123,7 +123,16 @@ run_err "resize: leading zeros in a device name refused (then it is a label nobo
 run_err "resize: no size" "-s SIZE are required" "$P" resize-device p2pdax0.2
 run_err "resize: beyond the region" "not enough free space" "$P" resize-device p2pdax0.2 -s 512M
 check_eq "set-owner changes the mode" 0600 "$("$P" set-owner p2pdax0.2 --mode 600 | jq_ '.mode')"
-check_eq "set-owner changes the owner" 1002 "$("$P" set-owner p2pdax0.2 --owner 1002 | jq_ '.owner')"
+check_eq "set-owner gives root's node an owner" 1002 "$("$P" set-owner p2pdax0.2 --owner 1002 | jq_ '.owner')"
+# a tenant's node is that tenant's for the device's life (like its label)
+run_err "set-owner to another tenant: refused" "p2pdax0.2 belongs to 1002 for its life" \
+	"$P" set-owner p2pdax0.2 --owner 1003
+run_err "...back to root too (a later hand-over)" "p2pdax0.2 belongs to 1002 for its life" \
+	"$P" set-owner p2pdax0.2 --owner 0 --mode 600
+check_eq "set-owner gives root's group a group" "1002 1002" "$("$P" set-owner p2pdax0.2 --group 1002 | jq_ '.owner + " " + .group')"
+run_err "...and then keeps it" "p2pdax0.2 belongs to group 1002 for its life" "$P" set-owner p2pdax0.2 --group 1003
+check_eq "set-owner with the owner it has: fine" 1002 "$("$P" set-owner p2pdax0.2 --owner 1002 | jq_ '.owner')"
+check_eq "...the refusals changed nothing" "1002:1002 600" "$(stat -c '%u:%g %a' /dev/p2pdax0.2)"
 run_err "set-owner with nothing to set" "nothing to set" "$P" set-owner p2pdax0.2
 run_err "set-owner: unknown group" "no such group" "$P" set-owner p2pdax0.2 --group nosuchgroup
 check_eq "set-owner /dev/p2pdaxR.N" 0640 "$("$P" set-owner /dev/p2pdax0.2 --mode 640 | jq_ '.mode')"
@@ -155,14 +164,19 @@ run_err "set-label: a label another device has" 'label "t0" is already taken by 
 run_err "set-label: a bad label" "bad label 'x/y'" "$P" set-label 0.2 x/y
 run_err "set-label: no label argument" "DEVICE and LABEL expected" "$P" set-label 0.2
 check_eq "refused set-labels changed nothing" t2 "$(</sys/class/p2pdax/p2pdax0.2/label)"
-t5=$("$P" create-device -r 0 -s 2M --owner 1001 --mode 0660 | jq_ .chardev)
+t6=$("$P" create-device -r 0 -s 2M --owner 1001 | jq_ .chardev)
+"$P" resize-device "$t6" -s 0 >/dev/null
+run_err "set-label: a device given to a tenant (set-owner) is refused" \
+	"$t6 was given to 1001:0 (set-owner): a label would hand it to the label's tenant" "$P" set-label "$t6" t6b
+"$P" destroy-device "$t6" >/dev/null
+t5=$("$P" create-device -r 0 -s 2M --mode 0660 | jq_ .chardev)
 run_err "set-label: an unlabelled device that holds memory is refused" \
 	"$t5 holds 2097152 bytes: a label would hand them to a tenant" "$P" set-label "$t5" t5b
 "$P" resize-device "$t5" -s 0 >/dev/null
 exec {od}<>"/dev/$t5"
 run_err "set-label: an open device is refused" "$t5 is open (a process holds or maps it)" "$P" set-label "$t5" t5c
 exec {od}>&-
-check_eq "...the label, owner and mode are as they were" " 1001 660" \
+check_eq "...the label, owner and mode are as they were" " 0 660" \
 	"$(</sys/class/p2pdax/"$t5"/label) $(stat -c '%u %a' "/dev/$t5")"
 check_eq "set-label of an unlabelled device of size 0" t5b "$("$P" set-label "$t5" t5b | jq_ '.label')"
 check_eq "...whose node went to root, 0600 first (no layout names t5b)" "0 0 600" "$(stat -c '%u %g %a' "/dev/$t5")"
@@ -254,6 +268,12 @@ check_eq "...restores that device's mode" 640 "$(stat -c '%a' "/dev/$t0")"
 jq_ '(.regions[].devices[] | select(.label == "t0") | .owner) = "ghost-user-x"' <"$L" >/run/iopmem/ghost.json
 run_err "apply with an owner this host does not know: refused" 'the owner of "t0" is not known here; nothing applied' \
 	"$P" apply /run/iopmem/ghost.json
+check_eq "...changing nothing" "$(cat /run/iopmem/before-ghost.json)" "$("$P" save)"
+# a layout that gives t0's device (1001's) to another tenant: refused, both ways
+jq_ '(.regions[].devices[] | select(.label == "t0") | .owner) = "1009"' <"$L" >/run/iopmem/other.json
+run_err "apply of a layout giving a tenant's device to another: refused" "belongs to 1001 for its life" \
+	"$P" apply /run/iopmem/other.json
+run_err "...apply --owners-only too" "belongs to 1001 for its life" "$P" apply --owners-only /run/iopmem/other.json
 check_eq "...changing nothing" "$(cat /run/iopmem/before-ghost.json)" "$("$P" save)"
 
 echo '{"version": 1, "regions": [' >/run/iopmem/bad.json

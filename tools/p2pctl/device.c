@@ -216,6 +216,10 @@ int cmd_set_label(int argc, char **argv)
 	if (d.size)
 		return fail("%s holds %" PRIu64 " bytes: a label would hand them to a tenant (create a new device with --label)",
 			    d.name, d.size);
+	/* its node is a tenant's already (set-owner): the label's owner is the next */
+	if (d.uid || d.gid)
+		return fail("%s was given to %u:%u (set-owner): a label would hand it to the label's tenant, and what was granted to that one outlives every file; create a new device with --label",
+			    d.name, (unsigned int)d.uid, (unsigned int)d.gid);
 	if (set_node_owner(d.name, &root_only))
 		return 1;
 	if (write_label(d.name, label)) {
@@ -333,7 +337,7 @@ int cmd_set_owner(int argc, char **argv)
 		return usage_error(owner_usage, "nothing to set: give --owner, --group or --mode");
 	if (load_device_arg(argv[optind], &d))
 		return 1;
-	if (apply_owner(d.name, &own))
+	if (owner_change_ok(&d, &own) || apply_owner(d.name, &own))
 		return 1;
 	return print_device(d.name);
 }

@@ -327,7 +327,7 @@ static int apply_owners(const struct layout_region *lr, const char *only)
 			return fail("cannot scan devices: %s", why(rc));
 		if (only && strcmp(only, d.name))
 			continue;
-		if (owner_of(ld, &o) || apply_owner(d.name, &o))
+		if (owner_of(ld, &o) || owner_change_ok(&d, &o) || apply_owner(d.name, &o))
 			return 1;
 	}
 	return 0;
@@ -421,6 +421,7 @@ int cmd_apply(int argc, char **argv)
 	bool owners_only = false;
 	char only[32];
 	struct layout l;
+	struct p2p_device d;
 	char err[256];
 	int c, i, j, rc = 0;
 
@@ -459,6 +460,11 @@ int cmd_apply(int argc, char **argv)
 				if (owner_of(ld, &o)) {
 					rc = fail("%s: the owner of \"%s\" is not known here; nothing applied",
 						  argv[optind], ld->label);
+					goto out;
+				}
+				/* a device of the label that is there: its tenant stays */
+				if (!device_by_label(ld->label, &d) && owner_change_ok(&d, &o)) {
+					rc = 1;
 					goto out;
 				}
 			}

@@ -266,6 +266,27 @@ int set_node_owner(const char *name, const struct owner_opts *o)
 }
 
 /*
+ * A node's owner and group, once a tenant's (not root), are the device's
+ * for its life, like its label: a grant made for that tenant (a container's
+ * device rule for the device's number, an ACL, the owner itself) outlives
+ * every open file and every byte the device held, so giving the node to
+ * someone else, or back to root for a later hand-over, would hand them the
+ * next tenant's memory.  The mode may change.  0, or 1 with a message.
+ */
+int owner_change_ok(const struct p2p_device *d, const struct owner_opts *o)
+{
+	char a[64], b[64];
+
+	if (o->set_uid && d->uid && o->uid != d->uid)
+		return fail("%s belongs to %s for its life: a grant made for that tenant (a container's rule for its number) outlives every file, so a device never changes hands; destroy it and create a new device for the new tenant",
+			    d->name, user_name(d->uid, a, sizeof(a)));
+	if (o->set_gid && d->gid && o->gid != d->gid)
+		return fail("%s belongs to group %s for its life: a grant made for that group outlives every file, so a device never changes hands; destroy it and create a new device (--group %s)",
+			    d->name, group_name(d->gid, a, sizeof(a)), group_name(o->gid, b, sizeof(b)));
+	return 0;
+}
+
+/*
  * A command's last step: the owner, group and mode of a node.  The sizes
  * and labels are done, so the lock goes first (udev's rule, which takes it,
  * may be running for this very device), then udev's queue settles (what it

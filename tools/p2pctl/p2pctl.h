@@ -40,6 +40,7 @@ struct owner_opts {
 int parse_owner_opt(int c, const char *arg, struct owner_opts *o);
 int apply_owner(const char *name, const struct owner_opts *o);
 int set_node_owner(const char *name, const struct owner_opts *o);
+int owner_change_ok(const struct p2p_device *d, const struct owner_opts *o);
 int pci_driver(const char *pci, char *drv, size_t len);
 int do_bind(const char *pci, int bar, const char *cache, uint64_t min_align, bool quiet);
 int write_size(const struct p2p_device *d, uint64_t size);
