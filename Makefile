@@ -63,9 +63,13 @@ modules:
 # key, which Debian does not ship; on Secure Boot, install the DKMS package,
 # which signs with its MOK).  depmod here: Debian's headers have no
 # System.map, so kbuild skips it and modprobe would not find the modules.
+# (INSTALL_MOD_DIR given: kbuild's default for external modules is extra
+# on 6.1 and updates on 6.12; the modules may be compressed, .ko.xz)
+IOPMEM_MOD_DIR = $(or $(INSTALL_MOD_DIR),extra)
 modules_install install: modules
-	$(KDIR_SH) $(MAKE) -C "$$kdir" M="$$kmod" CONFIG_MODULE_SIG_ALL= modules_install && \
-		rm -rf "$(INSTALL_MOD_PATH)/lib/modules/$$kver/$(or $(INSTALL_MOD_DIR),extra)/tests" && \
+	$(KDIR_SH) $(MAKE) -C "$$kdir" M="$$kmod" CONFIG_MODULE_SIG_ALL= \
+		INSTALL_MOD_DIR="$(IOPMEM_MOD_DIR)" modules_install && \
+		rm -rf "$(INSTALL_MOD_PATH)/lib/modules/$$kver/$(IOPMEM_MOD_DIR)/tests" && \
 		if [ -z "$(INSTALL_MOD_PATH)" ]; then depmod -a "$$kver"; fi
 
 # The one version of the project: debian/changelog's first entry.

@@ -32,6 +32,8 @@ cat >"$C/containers.conf" <<EOF
 cgroup_manager = "cgroupfs"
 events_logger = "file"
 runtime = "crun"
+[containers]
+netns = "none"
 EOF
 export CONTAINERS_CONF=$C/containers.conf
 pod() {
@@ -123,3 +125,48 @@ check_match "podman run --device iopmem.io/p2pdax=tenant1 fails: unresolvable CD
 	"unresolvable CDI devices iopmem.io/p2pdax=tenant1" "$rc $out"
 check "...with a non-zero exit" test "$rc" != 0
 check_eq "...and no container is left" "" "$(pod ps -aq)"
+
+# ---- README.md's "Containers", as written ------------------------------------------------
+# (IMAGE ... is the README's placeholder: here this guest's root and a
+# command that shows what the container got; sudo runs the command, the
+# guest being root, and podman is a shim that adds this test's storage on
+# tmpfs, as above.  udevd does not run here: p2pctl cdi runs after the
+# create, as the udev rule does on a server (cdi.sh checks the rule).)
+bin=$(mktemp -d)
+printf '#!/bin/sh\nexec "$@"\n' >"$bin/sudo"
+printf '#!/bin/sh\nexec %s --root %s --runroot %s --storage-driver vfs --tmpdir %s "$@"\n' \
+	"$(command -v podman)" "$C/storage" "$C/run" "$C/tmp" >"$bin/podman"
+chmod +x "$bin/sudo" "$bin/podman"
+mapfile -t ex < <(python3 "$TOP/tests/lib/doc-examples.py" "$TOP/README.md" Containers)
+check_eq "README's 'Containers' has its 4 commands" 4 "${#ex[@]}"
+image="--rootfs $C/rootfs sh -c 'echo \"node \$P2PDAX_DEVICE \$P2PDAX_LABEL\"; test -c \"\$P2PDAX_DEVICE\" && echo char; ls /dev/infiniband 2>/dev/null; true'"
+for cmd in "${ex[@]}"; do
+	run=${cmd//IMAGE .../$image}
+	diag "\$ $run"
+	rc=0
+	out=$(PATH=$bin:$TOP/tools/p2pctl:$PATH bash -c "$run" 2>&1) || rc=$?
+	printf '%s\n' "$out" | sed 's/^/#   | /'
+	case $cmd in
+	"sudo p2pctl create-device -r 0 -s 16M --label tenant1")
+		check_eq "$cmd: exit 0, the device" "0 tenant1 16777216" \
+			"$rc $(jq -r '"\(.label) \(.size)"' <<<"$out" 2>/dev/null || true)"
+		"$P" cdi -q
+		;;
+	"sudo podman run --device iopmem.io/p2pdax=tenant1 IMAGE ...")
+		check_eq "$cmd: exit 0, the node (a char device) and the env, no verbs node" \
+			"0 node /dev/$(devname tenant1) tenant1 char" "$rc $(tr '\n' ' ' <<<"$out" | sed 's/ $//')"
+		;;
+	"sudo podman run --device iopmem.io/p2pdax=tenant1 --device /dev/infiniband/uverbs0 --ulimit memlock=-1:-1 IMAGE ...")
+		check_eq "$cmd: exit 0, the node and the verbs node" \
+			"0 node /dev/$(devname tenant1) tenant1 char uverbs0" "$rc $(tr '\n' ' ' <<<"$out" | sed 's/ $//')"
+		;;
+	"sudo p2pctl cdi --check")
+		check_eq "$cmd: exit 0 (the spec is current)" 0 "$rc"
+		;;
+	*)
+		fail "an example this test does not know: $cmd"
+		;;
+	esac
+done
+"$P" destroy-device tenant1 >/dev/null
+rm -rf "$bin"

@@ -146,3 +146,11 @@ check_eq "...no process of the hung test is left" "" "$(pgrep -f "^sleep 1000$" 
 out=$(TAP_TIME_LIMIT=soon "$TOP/tests/tap-run" "$w/after.sh" 2>&1) && rc=0 || rc=$?
 check_eq "tap-run: TAP_TIME_LIMIT=soon is refused (exit 2)" 2 "$rc"
 check_match "...saying what it takes" "TAP_TIME_LIMIT is a number of seconds, got 'soon'" "$out"
+
+# testbed.rst's example, as written: a guest test with each check's seconds
+ex=$(python3 "$TOP/tests/lib/doc-examples.py" "$TOP/Documentation/testbed.rst")
+check_eq "testbed.rst has its one example" 1 "$(wc -l <<<"$ex")"
+out=$(cd "$TOP" && bash -c "$ex" 2>&1) && rc=0 || rc=$?
+check_eq "'$ex': exit 0" 0 "$rc"
+check_match "...each check followed by its seconds (T_TIMES=1)" $'ok [0-9]+ - [^\n]*\n *#   \\+[0-9]+\\.[0-9]{3} s' "$out"
+check_match "...and the test passed" $'\n *ok 1 - carve(\n|$)' "$out"
