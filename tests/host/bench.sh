@@ -33,8 +33,10 @@ for id in P9 P10; do
 	n=$(echo "$out" | grep -cE "^csv,$id,\"[^\"]+\",-?[0-9.]+,n/a," || true)
 	check "row $id printed with a p2pdax number ($n rows)" test "$n" -ge 1
 done
+# (at 1G both columns are about 0: a difference of free memory, which the
+# kernel's own allocations meanwhile can make slightly negative, -.03)
 check_eq "P8 at min_align 4K, 2M and 1G, both columns" 3 \
-	"$(echo "$out" | grep -cE '^csv,P8,"[^"]+min_align (4K|2M|1G)[^"]*",-?[0-9.]+,[0-9.]+,' || true)"
+	"$(echo "$out" | grep -cE '^csv,P8,"[^"]+min_align (4K|2M|1G)[^"]*",-?[0-9.]+,-?[0-9.]+,' || true)"
 check_eq "P9 at min_align 4K, 2M and 1G" 3 "$(echo "$out" | grep -c '^csv,P9,' || true)"
 check_eq "P4 for a 4K-capable and a 2M-minimum region" 2 "$(echo "$out" | grep -c '^csv,P4,' || true)"
 # 6.15+ adds one P1 row: what 2 MiB alignment costs on a 4K region there
