@@ -131,6 +131,10 @@ run_err "...back to root too (a later hand-over)" "p2pdax0.2 belongs to 1002 for
 	"$P" set-owner p2pdax0.2 --owner 0 --mode 600
 check_eq "set-owner gives root's group a group" "1002 1002" "$("$P" set-owner p2pdax0.2 --group 1002 | jq_ '.owner + " " + .group')"
 run_err "...and then keeps it" "p2pdax0.2 belongs to group 1002 for its life" "$P" set-owner p2pdax0.2 --group 1003
+seed=$(region_attr "$a" seed)
+run_err "set-owner of the seed (the next device, whoever's): refused" "$seed is region 0's seed, which becomes the next device" \
+	"$P" set-owner "$seed" --owner 1004
+check_eq "...it stays root's" "0:0" "$(stat -c '%u:%g' "/dev/$seed")"
 check_eq "set-owner with the owner it has: fine" 1002 "$("$P" set-owner p2pdax0.2 --owner 1002 | jq_ '.owner')"
 check_eq "...the refusals changed nothing" "1002:1002 600" "$(stat -c '%u:%g %a' /dev/p2pdax0.2)"
 run_err "set-owner with nothing to set" "nothing to set" "$P" set-owner p2pdax0.2

@@ -319,6 +319,8 @@ int cmd_set_owner(int argc, char **argv)
 	};
 	struct owner_opts own = { 0 };
 	struct p2p_device d;
+	struct p2p_region r;
+	char rid[16];
 	int c;
 
 	while ((c = getopt_long(argc, argv, "o:g:m:h", opts, NULL)) != -1) {
@@ -337,6 +339,14 @@ int cmd_set_owner(int argc, char **argv)
 		return usage_error(owner_usage, "nothing to set: give --owner, --group or --mode");
 	if (load_device_arg(argv[optind], &d))
 		return 1;
+	/*
+	 * The seed becomes the next device: an owner given to it would be
+	 * the next tenant's, whoever that is, for the device's life
+	 */
+	snprintf(rid, sizeof(rid), "%d", d.region);
+	if (!region_find(rid, &r) && !strcmp(r.seed, d.name) && (own.set_uid || own.set_gid))
+		return fail("%s is region %d's seed, which becomes the next device: give that device its owner (create-device --owner)",
+			    d.name, r.id);
 	if (owner_change_ok(&d, &own) || apply_owner(d.name, &own))
 		return 1;
 	return print_device(d.name);
