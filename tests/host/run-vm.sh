@@ -52,6 +52,44 @@ check_eq "...after booting twice: one 'booting again' line" 1 "$(grep -c 'panick
 check "...the first boot's console kept" grep -q 'Kernel panic' "$out/console.boot1.log"
 check "...and the second's" grep -q 'Kernel panic' "$out/console.log"
 
+# QEMU dying of a signal before COMMAND starts (planted: SIGABRT once the
+# kernel prints) is booted again, once, saying so; the command then runs
+# (qemu_abrt: SIGABRT to this outdir's QEMU, not to the timeout around it)
+qemu_abrt() {
+	local p n=0
+	for p in $(pgrep -f "file:$out/console.log" || true); do
+		if [[ "$(ps -o comm= -p "$p" || true)" == qemu-system* ]] && kill -ABRT "$p"; then
+			n=$((n + 1))
+		fi
+	done
+	[ "$n" = 1 ]
+}
+rm -f "$out/console.log" "$out/status"
+"$RUNVM" -q --outdir "$out" -- true >"$out.msg" 2>&1 &
+vm=$!
+for _ in $(seq 300); do grep -q 'Linux version' "$out/console.log" 2>/dev/null && break; sleep 0.1; done
+killed=no
+if ! grep -qx started "$out/status" 2>/dev/null && qemu_abrt; then
+	killed=yes
+fi
+rc=0; wait "$vm" || rc=$?
+msg=$(<"$out.msg")
+check_eq "QEMU aborted while the guest booted (planted): booted again, and COMMAND's status comes back" "yes 0" "$killed $rc"
+check_eq "...one 'booting again' line naming the signal" 1 "$(grep -c 'QEMU crashed (ABRT) while the guest booted, before COMMAND started.*booting again, once' <<<"$msg" || true)"
+check_eq "...the first boot's signal kept apart (qemu.boot1.crash), none for the second" "ABRT no" "$(cat "$out/qemu.boot1.crash" 2>/dev/null || true) $([ -e "$out/qemu.crash" ] && echo yes || echo no)"
+
+# once COMMAND runs, a QEMU crash is not booted again: qemu.crash says
+# which signal, for tests/run-tests
+rm -f "$out/console.log" "$out/status"
+"$RUNVM" -q --outdir "$out" -- sleep 60 >"$out.msg" 2>&1 &
+vm=$!
+for _ in $(seq 600); do grep -qx started "$out/status" 2>/dev/null && break; sleep 0.1; done
+qemu_abrt || true
+rc=0; wait "$vm" || rc=$?
+msg=$(<"$out.msg")
+check_eq "QEMU aborted while COMMAND ran: exit 255, no second boot, qemu.crash ABRT" "255 0 ABRT" "$rc $(grep -c 'booting again' <<<"$msg" || true) $(cat "$out/qemu.crash" 2>/dev/null || true)"
+rm -f "$out.msg"
+
 rc=0; msg=$("$RUNVM" -q --timeout 20 --outdir "$out" -- sh -c 'echo "INFO: task p2ppin:4242 blocked for more than 120 seconds." >/dev/kmsg; sleep 600' 2>&1) || rc=$?
 check_eq "guest timeout exits 255" 255 "$rc"
 check_match "...and prints the console's reports (a hung task here)" "run-vm: the console's reports.*run-vm:   .*INFO: task p2ppin:4242 blocked for more than 120 seconds" "$(tr '\n' ' ' <<<"$msg")"
