@@ -324,13 +324,15 @@ static void __p2pdax_dev_trim(struct p2pdax_dev *ddev, u64 new_size)
  * huge entry it did not understand, or a concurrent zap that has not flushed
  * yet) must not outlive the revocation either.  With refcounted mappings
  * the zap's own flush comes before the references go, and the pin check
- * that follows every revocation waits for them (compat.h).
+ * that follows every revocation waits for them (compat.h).  Exported
+ * dma-bufs overlapping the range are revoked too (dmabuf.c).
  */
 void __p2pdax_revoke(struct p2pdax_dev *ddev, u64 start, u64 len)
 {
 	lockdep_assert_held_write(&ddev->fault_sem);
 	unmap_mapping_range(ddev->inode->i_mapping, start, len, 1);
 	p2pdax_flush_tlb_all();
+	__p2pdax_dmabufs_revoke(ddev, start, len);
 }
 
 /**
@@ -606,9 +608,21 @@ static unsigned long __p2pdax_dev_pinned(struct p2pdax_dev *ddev, u64 from)
 static int __p2pdax_dev_shrink(struct p2pdax_dev *ddev, u64 new_size)
 {
 	unsigned long pinned, deadline;
+	char who[64];
 
 	lockdep_assert_held(&ddev->region->lock);
 	down_write(&ddev->fault_sem);
+	/*
+	 * A pinned dma-buf importer of the range is a pin that no revocation
+	 * ends: refuse before anything is revoked.
+	 */
+	if (__p2pdax_dmabufs_pinned(ddev, new_size, ddev->size - new_size,
+				    who, sizeof(who))) {
+		up_write(&ddev->fault_sem);
+		dev_info(&ddev->dev, "cannot shrink to %llu: a dma-buf of the range is pinned by %s\n",
+			 new_size, who);
+		return -EBUSY;
+	}
 	/* Revoke first: with fault_sem held for write nothing can refault. */
 	__p2pdax_revoke(ddev, new_size, ddev->size - new_size);
 	pinned = __p2pdax_dev_pinned(ddev, new_size);

@@ -131,6 +131,55 @@ p2pdax_mm_get_unmapped_area(struct file *filp, unsigned long addr,
 }
 
 /*
+ * dma-bufs (dmabuf.c).  7.1 renamed the importer's move_notify callback to
+ * invalidate_mappings (and dma_buf_move_notify() to
+ * dma_buf_invalidate_mappings()), made it optional and added
+ * dma_buf_attach_revocable(); which of the two a kernel has, its
+ * Module.symvers decides (P2PDAX_HAVE_DMA_BUF_INVALIDATE), not the
+ * version.  Before that, the dma-buf core pins a dynamic exporter's buffer
+ * around every mapping of a dynamic importer unless CONFIG_DMABUF_MOVE_NOTIFY
+ * (off in Debian's 6.x), so a pin that is not a mapping's is an explicit
+ * dma_buf_pin(); from 7.1 the core pins on map only for static importers,
+ * which dax-core refuses (they cannot do peer-to-peer).
+ */
+#include <linux/dma-buf.h>
+#if defined(P2PDAX_HAVE_DMA_BUF_INVALIDATE)
+#define P2PDAX_DMA_BUF_NOTIFY invalidate_mappings
+#define P2PDAX_DMA_BUF_MAP_PINS 0
+static inline void p2pdax_dma_buf_invalidate(struct dma_buf *dmabuf)
+{
+	dma_buf_invalidate_mappings(dmabuf);
+}
+
+/* a pinned importer's callback: optional from 7.1, and absent (RDMA's) */
+#define P2PDAX_DMA_BUF_PINNED_NOTIFY(fn)
+
+/* an importer that honours an invalidation: a pin of its is revocable */
+static inline bool p2pdax_dma_buf_revocable(struct dma_buf_attachment *attach)
+{
+	return dma_buf_attach_revocable(attach);
+}
+#else
+#define P2PDAX_DMA_BUF_NOTIFY move_notify
+#define P2PDAX_DMA_BUF_MAP_PINS (!IS_ENABLED(CONFIG_DMABUF_MOVE_NOTIFY))
+/* before 7.1 every dynamic importer needs one; RDMA's pinned one only warns */
+#define P2PDAX_DMA_BUF_PINNED_NOTIFY(fn) .move_notify = (fn),
+static inline void p2pdax_dma_buf_invalidate(struct dma_buf *dmabuf)
+{
+	dma_buf_move_notify(dmabuf);
+}
+
+/*
+ * Before 7.1 every dynamic importer has the callback, pinned ones too (RDMA's
+ * only warns, and its DMA goes on): no pinned attachment is revocable.
+ */
+static inline bool p2pdax_dma_buf_revocable(struct dma_buf_attachment *attach)
+{
+	return false;
+}
+#endif
+
+/*
  * What the kernel does not export, built from what it does.  dax-core
  * supports x86-64 only (its memory types and cache maintenance are x86's).
  */

@@ -7,6 +7,7 @@
  *	ddev->fault_sem (rwsem)  ->  i_mmap_rwsem / page-table locks
  *   mmap_lock  ->  ddev->fault_sem  ->  ddev->zero_lock  ->
  *	region->dirty_lock (spinlock)
+ *   ddev->fault_sem  ->  ddev->dmabuf_lock (mutex)  ->  dmabuf->resv
  *
  * ddev->resize_lock serialises changes of one device's size and align.
  * region->lock serialises every change of a region and of its devices
@@ -17,10 +18,15 @@
  * zero what it maps takes ddev->zero_lock (inside fault_sem) and, around
  * each bitmap change, region->dirty_lock (a spinlock, innermost).
  * p2pdax_label_lock (device.c), innermost, protects device labels.
+ * ddev->dmabuf_lock protects the list of the device's dma-bufs; each
+ * dma-buf's reservation lock (dmabuf->resv) protects its revoked flag and
+ * its attachments' counts.  The dma-buf core calls map, unmap, pin and
+ * unpin with that lock held (an importer may unmap from inside the
+ * invalidation a revocation sends under it): they take no dax-core lock.
  *
  * Files: alloc.c is the allocator (a region's memory, devices' extents,
  * which are also the index, zeroing, pins); fault.c the file operations
- * and faults; device.c device objects and their sysfs; region.c region
+ * and faults; dmabuf.c dma-buf exports and their revocation; device.c device objects and their sysfs; region.c region
  * objects and theirs; core.c the module (class, chrdev, minors, inodes).
  * Calls go region.c -> device.c -> fault.c/alloc.c, never back.  Nothing takes
  * region->lock while holding fault_sem or mmap_lock, nor resize_lock while
@@ -160,6 +166,10 @@ struct p2pdax_holder {
  * @next_holder: the entry of @holders the next new process takes
  * @opens: open files of the device (a mapping keeps its file open); a
  *	label changes only while this is 0 and @size is 0 (device.c)
+ * @dmabuf_lock: protects @dmabufs (see the lock order at the top of this
+ *	file)
+ * @dmabufs: the device's exported dma-bufs (dmabuf.c), revoked or not;
+ *	each holds a reference on the device
  */
 struct p2pdax_dev {
 	struct device dev;
@@ -182,6 +192,8 @@ struct p2pdax_dev {
 	struct p2pdax_holder holders[P2PDAX_HOLDERS];
 	unsigned int next_holder;
 	atomic_t opens;
+	struct mutex dmabuf_lock;	/* protects: dmabufs */
+	struct list_head dmabufs;
 };
 
 static inline struct p2pdax_dev *to_p2pdax_dev(struct device *dev)
@@ -209,6 +221,14 @@ void __p2pdax_dev_release_extents(struct p2pdax_dev *ddev);
 void p2pdax_wait_unpinned(struct p2pdax_region *region);
 unsigned long p2pdax_region_pinned(struct p2pdax_region *region,
 				   unsigned long *first_pfn);
+
+/* dmabuf.c */
+struct p2pdax_export_dmabuf;
+long p2pdax_dmabuf_export(struct file *filp,
+			  struct p2pdax_export_dmabuf __user *uarg);
+bool __p2pdax_dmabufs_pinned(struct p2pdax_dev *ddev, u64 start, u64 len,
+			     char *who, size_t size);
+void __p2pdax_dmabufs_revoke(struct p2pdax_dev *ddev, u64 start, u64 len);
 
 /* fault.c */
 extern const struct file_operations p2pdax_fops;

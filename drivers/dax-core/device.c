@@ -451,6 +451,8 @@ static void p2pdax_dev_release(struct device *dev)
 	/* Extents were given back by delete (size 0) or by teardown. */
 	WARN_ON_ONCE(ddev->nr_extents);
 	WARN_ON_ONCE(!list_empty(&ddev->label_node));
+	/* every dma-buf holds a reference */
+	WARN_ON_ONCE(!list_empty(&ddev->dmabufs));
 	if (ddev->inode)
 		iput(ddev->inode);
 	p2pdax_minor_put(MINOR(dev->devt));
@@ -507,6 +509,8 @@ struct p2pdax_dev *__p2pdax_dev_create(struct p2pdax_region *region)
 	INIT_LIST_HEAD(&ddev->list);
 	INIT_LIST_HEAD(&ddev->label_node);
 	spin_lock_init(&ddev->holder_lock);
+	mutex_init(&ddev->dmabuf_lock);
+	INIT_LIST_HEAD(&ddev->dmabufs);
 	p2pdax_region_get(region);
 
 	/* From here on, put_device() undoes everything above. */

@@ -15,6 +15,7 @@
 
 #include "compat.h"
 #include "dax-core.h"
+#include "uapi/linux/p2pdax.h"
 
 /*
  * On kernels whose mappings are refcounted (compat.h), a mapped folio is in
@@ -276,6 +277,17 @@ out:
 	return rc;
 }
 
+static long p2pdax_ioctl(struct file *filp, unsigned int cmd,
+			 unsigned long arg)
+{
+	switch (cmd) {
+	case P2PDAX_IOC_EXPORT_DMABUF:
+		return p2pdax_dmabuf_export(filp, (void __user *)arg);
+	default:
+		return -ENOTTY;
+	}
+}
+
 static int p2pdax_open(struct inode *inode, struct file *filp)
 {
 	struct p2pdax_dev *ddev = container_of(inode->i_cdev, struct p2pdax_dev,
@@ -308,6 +320,8 @@ const struct file_operations p2pdax_fops = {
 	.mmap = p2pdax_mmap,
 	.get_unmapped_area = p2pdax_get_unmapped_area,
 	.fsync = p2pdax_fsync,
+	.unlocked_ioctl = p2pdax_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
 	.llseek = noop_llseek,
 };
 

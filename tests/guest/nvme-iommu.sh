@@ -1,5 +1,5 @@
 #!/bin/bash
-# vm: --bar 256M --nvme 64M --iommu --append iommu.strict=1
+# vm: --bar 256M --nvme 64M --iommu --append iommu.strict=1 --device edu,dma_mask=18446744073709551615
 # The NVMe O_DIRECT peer-DMA test (tests/lib/nvme-dma.sh: both directions,
 # bytes in the host files) with QEMU's intel-iommu translating the drive's
 # DMA (intel_iommu=on), and p2pctl check's view of it.  The guest boots

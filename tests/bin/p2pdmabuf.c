@@ -1,0 +1,257 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * p2pdmabuf: a tenant's dma-buf of a p2pdax device, moved by a real DMA
+ * engine (QEMU's edu, through tests/kmod/p2pedu.ko's /dev/p2pedu).
+ *
+ *   p2pdmabuf export DEV OFF LEN [FLAGS] [ro]
+ *         try P2PDAX_IOC_EXPORT_DMABUF on DEV (opened read-only with "ro");
+ *         print "OK SIZE" (the dma-buf's size, from lseek) or the errno name
+ *   p2pdmabuf run DEV OFF LEN MODE STEP...
+ *         export [OFF, OFF+LEN) of DEV, import it into /dev/p2pedu as MODE
+ *         (dynamic, pinned or nop2p; print the import's errno name if it
+ *         fails) and run the steps, printing one line each:
+ *           w:AT:N:SEED  edu DMAs p2pmap's pattern for SEED (of device
+ *                        offsets OFF+AT...) into dma-buf bytes [AT, AT+N):
+ *                        "w AT N: ok" or "w AT N: ERRNO"
+ *           r:AT:N:SEED  edu DMAs dma-buf bytes [AT, AT+N) out and compares
+ *                        them with the pattern (SEED 0: zeroes): "r AT N:
+ *                        compared N bytes" or the first difference / errno
+ *           status       "status invalidations N mapped N nents N dma
+ *                        ADDR" (ADDR: the last mapping's first DMA address)
+ *           wait         print "ready", wait for a line on stdin
+ *           closedev     close DEV (the dma-buf keeps what it needs)
+ *           release      give the dma-buf back (detach, close the fd)
+ *         Transfers go in pieces of 2048 bytes (never across a page, so
+ *         never across two of the table's entries).
+ *
+ * Exit 0 when every step ran (a step's failure is in its line), 1 on a
+ * setup failure, 2 on bad usage.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "../../include/uapi/linux/p2pdax.h"
+#include "../kmod/p2pedu.h"
+
+#define PIECE 2048
+
+static uint64_t pattern(uint64_t seed, uint64_t devoff)
+{
+	return (seed * 0x100000001b3ULL) ^ (devoff * 0x9e3779b97f4a7c15ULL);
+}
+
+static uint8_t pattern_byte(uint64_t seed, uint64_t d)
+{
+	return seed ? pattern(seed, d & ~7ULL) >> (8 * (d & 7)) : 0;
+}
+
+static uint64_t num(const char *s)
+{
+	char *end;
+	uint64_t v;
+
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || *end || end == s) {
+		fprintf(stderr, "p2pdmabuf: bad number '%s'\n", s);
+		exit(2);
+	}
+	return v;
+}
+
+static const char *ename(int e)
+{
+	const char *n = strerrorname_np(e);
+
+	return n ? n : "E?";
+}
+
+static int export(int fd, uint64_t off, uint64_t len, uint32_t flags)
+{
+	struct p2pdax_export_dmabuf arg = {
+		.offset = off, .length = len, .flags = flags, .fd = -1,
+	};
+
+	if (ioctl(fd, P2PDAX_IOC_EXPORT_DMABUF, &arg))
+		return -errno;
+	return arg.fd;
+}
+
+static int cmd_export(int argc, char **argv)
+{
+	int ro = argc > 6 && !strcmp(argv[6], "ro");
+	int fd = open(argv[2], ro ? O_RDONLY : O_RDWR), bfd;
+	off_t size;
+
+	if (fd < 0) {
+		fprintf(stderr, "p2pdmabuf: %s: %s\n", argv[2], strerror(errno));
+		return 1;
+	}
+	bfd = export(fd, num(argv[3]), num(argv[4]),
+		     argc > 5 ? num(argv[5]) : 0);
+	if (bfd < 0) {
+		printf("%s\n", ename(-bfd));
+		return 0;
+	}
+	size = lseek(bfd, 0, SEEK_END);
+	printf("OK %lld\n", (long long)size);
+	return 0;
+}
+
+static int xfer(int edu, uint64_t at, uint64_t n, int to_buf, uint8_t *buf)
+{
+	uint64_t done;
+
+	for (done = 0; done < n; ) {
+		uint64_t len = PIECE - ((at + done) % PIECE);
+		struct p2pedu_xfer x;
+
+		if (len > n - done)
+			len = n - done;
+		x = (struct p2pedu_xfer){ .offset = at + done, .len = len,
+			.buf = (uintptr_t)(buf + done), .to_buf = to_buf };
+		if (ioctl(edu, P2PEDU_XFER, &x))
+			return -errno;
+		done += len;
+	}
+	return 0;
+}
+
+static int step(int edu, int *dev, int *bfd, uint64_t off, const char *s)
+{
+	unsigned long long at, n, seed;
+	uint8_t *buf;
+	uint64_t i;
+	char op;
+	int rc;
+
+	if (!strcmp(s, "status")) {
+		struct p2pedu_status st = {0};
+
+		if (ioctl(edu, P2PEDU_STATUS, &st)) {
+			printf("status %s\n", ename(errno));
+			return 0;
+		}
+		printf("status invalidations %u mapped %u nents %u dma %#llx\n",
+		       st.invalidations, st.mapped, st.nents,
+		       (unsigned long long)st.dma_addr);
+		return 0;
+	}
+	if (!strcmp(s, "wait")) {
+		char line[16];
+
+		printf("ready\n");
+		fflush(stdout);
+		if (!fgets(line, sizeof(line), stdin))
+			return 1;
+		return 0;
+	}
+	if (!strcmp(s, "closedev")) {
+		close(*dev);
+		*dev = -1;
+		printf("closedev ok\n");
+		return 0;
+	}
+	if (!strcmp(s, "release")) {
+		rc = ioctl(edu, P2PEDU_RELEASE) ? errno : 0;
+		if (*bfd >= 0)
+			close(*bfd);
+		*bfd = -1;
+		printf("release %s\n", rc ? ename(rc) : "ok");
+		return 0;
+	}
+	if (sscanf(s, "%c:%llu:%llu:%llu", &op, &at, &n, &seed) != 4 ||
+	    (op != 'w' && op != 'r') || !n) {
+		fprintf(stderr, "p2pdmabuf: bad step '%s'\n", s);
+		return 2;
+	}
+	buf = malloc(n);
+	if (!buf)
+		return 1;
+	if (op == 'w') {
+		for (i = 0; i < n; i++)
+			buf[i] = pattern_byte(seed, off + at + i);
+		rc = xfer(edu, at, n, 0, buf);
+		printf("w %llu %llu: %s\n", at, n, rc ? ename(-rc) : "ok");
+	} else {
+		memset(buf, 0xa5, n);
+		rc = xfer(edu, at, n, 1, buf);
+		if (rc) {
+			printf("r %llu %llu: %s\n", at, n, ename(-rc));
+		} else {
+			for (i = 0; i < n; i++)
+				if (buf[i] != pattern_byte(seed, off + at + i))
+					break;
+			if (i < n)
+				printf("r %llu %llu: byte %llu is %#x, not %#x\n",
+				       at, n, at + (unsigned long long)i, buf[i],
+				       pattern_byte(seed, off + at + i));
+			else
+				printf("r %llu %llu: compared %llu bytes\n", at, n, n);
+		}
+	}
+	fflush(stdout);
+	free(buf);
+	return 0;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	uint64_t off = num(argv[3]), len = num(argv[4]);
+	struct p2pedu_import imp = { .fd = -1 };
+	int dev, edu, bfd, i, rc;
+
+	if (!strcmp(argv[5], "dynamic"))
+		imp.mode = P2PEDU_DYNAMIC;
+	else if (!strcmp(argv[5], "pinned"))
+		imp.mode = P2PEDU_PINNED;
+	else if (!strcmp(argv[5], "nop2p"))
+		imp.mode = P2PEDU_NO_P2P;
+	else
+		return 2;
+	dev = open(argv[2], O_RDWR);
+	edu = open("/dev/p2pedu", O_RDWR);
+	if (dev < 0 || edu < 0) {
+		fprintf(stderr, "p2pdmabuf: %s: %s\n",
+			dev < 0 ? argv[2] : "/dev/p2pedu", strerror(errno));
+		return 1;
+	}
+	bfd = export(dev, off, len, P2PDAX_EXPORT_CLOEXEC);
+	if (bfd < 0) {
+		fprintf(stderr, "p2pdmabuf: export: %s\n", ename(-bfd));
+		return 1;
+	}
+	imp.fd = bfd;
+	if (ioctl(edu, P2PEDU_IMPORT, &imp)) {
+		printf("import %s\n", ename(errno));
+		return 0;
+	}
+	printf("import ok\n");
+	fflush(stdout);
+	for (i = 6; i < argc; i++) {
+		rc = step(edu, &dev, &bfd, off, argv[i]);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd = argc > 1 ? argv[1] : "";
+
+	if (!strcmp(cmd, "export") && argc >= 5 && argc <= 7)
+		return cmd_export(argc, argv);
+	if (!strcmp(cmd, "run") && argc >= 6)
+		return cmd_run(argc, argv);
+	fprintf(stderr, "usage: p2pdmabuf export DEV OFF LEN [FLAGS] [ro]\n"
+		"       p2pdmabuf run DEV OFF LEN dynamic|pinned|nop2p STEP...\n");
+	return 2;
+}
