@@ -172,6 +172,10 @@ build/tests/p2ppin: tests/bin/p2ppin.c
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -o $@ $< -libverbs
 
+build/tests/p2pdmabuf: tests/bin/p2pdmabuf.c include/uapi/linux/p2pdax.h tests/kmod/p2pedu.h
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -o $@ $< -libverbs
+
 build/tests/unit/%: tests/unit/%.c $(wildcard drivers/iopmem/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -o $@ $<
@@ -268,10 +272,10 @@ check-guest:
 # CI runs it in two halves side by side (make ci-debug-1 in stream B,
 # ci-debug-2 in A), balanced by the tests' times there (rdma about 300 s,
 # carve-input 200, carve-tenants 160, carve 140, the 5 hot-unplug cycles
-# 140-300, iopmem-bind 90, carve-stress 50; a boot about 60);
+# 140-300, iopmem-bind 90, dmabuf 50, carve-stress 50; a boot about 60);
 # make ci-debug runs both, one after the other.
 CI_DEBUG_TESTS_1 := carve-input rdma poison carve-churn pin-count isolation
-CI_DEBUG_TESTS_2 := carve carve-tenants carve-stress iopmem-bind iopmem-hotplug
+CI_DEBUG_TESTS_2 := carve carve-tenants carve-stress iopmem-bind iopmem-hotplug dmabuf
 CI_DEBUG_TESTS := $(CI_DEBUG_TESTS_1) $(CI_DEBUG_TESTS_2)
 CI_DEBUG_HOTPLUG_CYCLES := 5
 # (isolation's 1 GiB scenarios run on its min_align=2M binding only there:
@@ -283,8 +287,9 @@ ci-debug-1 ci-debug-2:
 
 # make check-smoke KERNEL=VER: the tests a kernel that is not the main
 # one runs in CI: the demo, carving, isolation, RDMA into a carved device,
-# NVMe DMA to and from one, hot-unplug of a mapped and pinned card.
-SMOKE_TESTS := carve isolation rdma nvme iopmem-hotplug
+# NVMe DMA to and from one, hot-unplug of a mapped and pinned card, a
+# dma-buf DMAed by edu.
+SMOKE_TESTS := carve isolation rdma nvme iopmem-hotplug dmabuf
 # (isolation quick, as on the debug kernel: on 6.15+ its 1 GiB scenarios,
 # and its madvise scenarios at 2M, run on the min_align=2M binding only;
 # the whole suite on 7.3 runs them on both bindings)

@@ -151,8 +151,8 @@ static inline void p2pdax_dma_buf_invalidate(struct dma_buf *dmabuf)
 	dma_buf_invalidate_mappings(dmabuf);
 }
 
-/* a pinned importer's callback: optional from 7.1, and absent (RDMA's) */
-#define P2PDAX_DMA_BUF_PINNED_NOTIFY(fn)
+/* the callback is optional from 7.1: a pinned importer has none (RDMA's) */
+#define P2PDAX_DMA_BUF_NOTIFY_REQUIRED 0
 
 /* an importer that honours an invalidation: a pin of its is revocable */
 static inline bool p2pdax_dma_buf_revocable(struct dma_buf_attachment *attach)
@@ -163,7 +163,7 @@ static inline bool p2pdax_dma_buf_revocable(struct dma_buf_attachment *attach)
 #define P2PDAX_DMA_BUF_NOTIFY move_notify
 #define P2PDAX_DMA_BUF_MAP_PINS (!IS_ENABLED(CONFIG_DMABUF_MOVE_NOTIFY))
 /* before 7.1 every dynamic importer needs one; RDMA's pinned one only warns */
-#define P2PDAX_DMA_BUF_PINNED_NOTIFY(fn) .move_notify = (fn),
+#define P2PDAX_DMA_BUF_NOTIFY_REQUIRED 1
 static inline void p2pdax_dma_buf_invalidate(struct dma_buf *dmabuf)
 {
 	dma_buf_move_notify(dmabuf);

@@ -26,9 +26,12 @@
  *
  * Files: alloc.c is the allocator (a region's memory, devices' extents,
  * which are also the index, zeroing, pins); fault.c the file operations
- * and faults; dmabuf.c dma-buf exports and their revocation; device.c device objects and their sysfs; region.c region
- * objects and theirs; core.c the module (class, chrdev, minors, inodes).
- * Calls go region.c -> device.c -> fault.c/alloc.c, never back.  Nothing takes
+ * and faults; dmabuf.c dma-buf exports and their revocation; device.c
+ * device objects and their sysfs; region.c region objects and theirs;
+ * core.c the module (class, chrdev, minors, inodes).  Calls go region.c ->
+ * device.c -> fault.c/alloc.c -> dmabuf.c, never back, but for the
+ * helpers fault.c and dmabuf.c share: alloc.c's zeroing and device.c's
+ * holders.  Nothing takes
  * region->lock while holding fault_sem or mmap_lock, nor resize_lock while
  * holding region->lock.
  */

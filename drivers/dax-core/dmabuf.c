@@ -394,7 +394,7 @@ void __p2pdax_dmabufs_revoke(struct p2pdax_dev *ddev, u64 start, u64 len)
 		if (!mapped || time_after(jiffies, deadline) ||
 		    fatal_signal_pending(current))
 			break;
-		msleep(10);
+		usleep_range(5000, 10000);
 	}
 	mutex_unlock(&ddev->dmabuf_lock);
 	if (mapped)

@@ -24,6 +24,11 @@
  *         Transfers go in pieces of 2048 bytes (never across a page, so
  *         never across two of the table's entries).
  *
+ *   p2pdmabuf ibv DEV OFF LEN
+ *         export [OFF, OFF+LEN) of DEV and register it with
+ *         ibv_reg_dmabuf_mr() on the first RDMA device: print "OK" or the
+ *         errno name (soft-RoCE cannot import dma-bufs: EOPNOTSUPP)
+ *
  * Exit 0 when every step ran (a step's failure is in its line), 1 on a
  * setup failure, 2 on bad usage.
  */
@@ -36,6 +41,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
+
+#include <infiniband/verbs.h>
 
 #include "../../include/uapi/linux/p2pdax.h"
 #include "../kmod/p2pedu.h"
@@ -243,6 +250,51 @@ static int cmd_run(int argc, char **argv)
 	return 0;
 }
 
+static int cmd_ibv(char **argv)
+{
+	uint64_t len = num(argv[4]);
+	struct ibv_device **list;
+	struct ibv_context *ctx;
+	struct ibv_mr *mr;
+	struct ibv_pd *pd;
+	int dev, bfd, n;
+
+	dev = open(argv[2], O_RDWR);
+	if (dev < 0) {
+		fprintf(stderr, "p2pdmabuf: %s: %s\n", argv[2], strerror(errno));
+		return 1;
+	}
+	bfd = export(dev, num(argv[3]), len, P2PDAX_EXPORT_CLOEXEC);
+	if (bfd < 0) {
+		fprintf(stderr, "p2pdmabuf: export: %s\n", ename(-bfd));
+		return 1;
+	}
+	list = ibv_get_device_list(&n);
+	if (!list || n < 1) {
+		fprintf(stderr, "p2pdmabuf: no RDMA device\n");
+		return 1;
+	}
+	ctx = ibv_open_device(list[0]);
+	pd = ctx ? ibv_alloc_pd(ctx) : NULL;
+	if (!pd) {
+		fprintf(stderr, "p2pdmabuf: %s: cannot open it or allocate a PD\n",
+			ibv_get_device_name(list[0]));
+		return 1;
+	}
+	mr = ibv_reg_dmabuf_mr(pd, 0, len, 0, bfd, IBV_ACCESS_LOCAL_WRITE |
+			       IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ);
+	if (mr) {
+		printf("OK\n");
+		ibv_dereg_mr(mr);
+	} else {
+		printf("%s\n", ename(errno));
+	}
+	ibv_dealloc_pd(pd);
+	ibv_close_device(ctx);
+	ibv_free_device_list(list);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : "";
@@ -251,7 +303,10 @@ int main(int argc, char **argv)
 		return cmd_export(argc, argv);
 	if (!strcmp(cmd, "run") && argc >= 6)
 		return cmd_run(argc, argv);
+	if (!strcmp(cmd, "ibv") && argc == 5)
+		return cmd_ibv(argv);
 	fprintf(stderr, "usage: p2pdmabuf export DEV OFF LEN [FLAGS] [ro]\n"
-		"       p2pdmabuf run DEV OFF LEN dynamic|pinned|nop2p STEP...\n");
+		"       p2pdmabuf run DEV OFF LEN dynamic|pinned|nop2p STEP...\n"
+		"       p2pdmabuf ibv DEV OFF LEN\n");
 	return 2;
 }

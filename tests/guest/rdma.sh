@@ -83,5 +83,12 @@ for t in ib_write_bw ib_read_bw; do
 	check_eq "$t into a carved device: client and server exit 0" "0 0" "${crc:-} ${src:-}"
 	check_match "...bandwidth reported ($bw MB/s)" '^[0-9]+\.[0-9]+$' "$bw"
 done
+# a tenant's dma-buf (P2PDAX_IOC_EXPORT_DMABUF) on soft-RoCE: rxe has no
+# dma-buf import on any supported kernel (no reg_user_mr_dmabuf under
+# drivers/infiniband/sw/), so the registration must fail cleanly; edu is
+# the dma-buf importer of tests/guest/dmabuf.sh.  An rxe that learns it
+# fails this check, and then the test should move bytes through it.
+check_eq "ibv_reg_dmabuf_mr of a tenant's dma-buf on soft-RoCE: EOPNOTSUPP (rxe cannot import dma-bufs)" \
+	EOPNOTSUPP "$("$BIN/p2pdmabuf" ibv "/dev/$B" 0 $((2 * M)))"
 p2p_unbind "$a"
 p2p_unload

@@ -117,7 +117,8 @@ static const struct dma_buf_attach_ops p2pedu_dynamic_ops = {
 
 static const struct dma_buf_attach_ops p2pedu_pinned_ops = {
 	.allow_peer2peer = true,
-	P2PDAX_DMA_BUF_PINNED_NOTIFY(p2pedu_pinned_notify)
+	.P2PDAX_DMA_BUF_NOTIFY = P2PDAX_DMA_BUF_NOTIFY_REQUIRED ?
+		p2pedu_pinned_notify : NULL,
 };
 
 static const struct dma_buf_attach_ops p2pedu_no_p2p_ops = {
