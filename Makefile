@@ -164,7 +164,7 @@ lint: checkpatch sparse
 TEST_CFLAGS := -O2 -g -Wall -Wextra -Werror
 UNIT_TESTS := $(patsubst tests/unit/%.c,build/tests/unit/%,$(wildcard tests/unit/*.c))
 
-build/tests/%: tests/bin/%.c
+build/tests/%: tests/bin/%.c tests/bin/pattern.h
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -o $@ $<
 
@@ -172,7 +172,7 @@ build/tests/p2ppin: tests/bin/p2ppin.c
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -o $@ $< -libverbs
 
-build/tests/p2pdmabuf: tests/bin/p2pdmabuf.c include/uapi/linux/p2pdax.h tests/kmod/p2pedu.h
+build/tests/p2pdmabuf: tests/bin/p2pdmabuf.c tests/bin/pattern.h include/uapi/linux/p2pdax.h tests/kmod/p2pedu.h
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -o $@ $< -libverbs
 

@@ -12,6 +12,7 @@
 
 struct device;
 struct p2pdax_region;
+struct p2pdma_provider;
 
 /**
  * enum p2pdax_cache_mode - memory type of the region's kernel and user maps
@@ -47,6 +48,7 @@ struct p2pdax_region_info {
 	enum p2pdax_cache_mode cache;
 	int nid;
 	unsigned long min_align;
+	struct p2pdma_provider *provider;
 };
 
 struct p2pdax_region *devm_p2pdax_region_create(struct device *parent,

@@ -180,6 +180,71 @@ static inline bool p2pdax_dma_buf_revocable(struct dma_buf_attachment *attach)
 #endif
 
 /*
+ * The P2PDMA provider API (7.2 and 7.3; its first release is not certain:
+ * Module.symvers decides): a PCI BAR's struct p2pdma_provider and
+ * dma_buf_phys_vec_to_sgt(), which maps physical ranges of the BAR for an
+ * importer as upstream's P2PDMA rules say (a bus address behind a common
+ * switch, an IOVA or the physical address through an allowed host bridge,
+ * nothing otherwise: -EINVAL).  Without it (6.x, or PCI_P2PDMA=n as in the
+ * debug kernel) dax-core maps the ranges with dma_map_resource().
+ */
+struct p2pdma_provider;
+/* a physical range, as dma_buf_phys_vec_to_sgt() takes them */
+struct p2pdax_phys {
+	phys_addr_t paddr;
+	size_t len;
+};
+#if defined(P2PDAX_HAVE_DMA_BUF_PHYS_VEC) && defined(P2PDAX_HAVE_P2PDMA_PROVIDER)
+#include <linux/dma-buf-mapping.h>
+#include <linux/pci-p2pdma.h>
+#include <linux/slab.h>
+#define P2PDAX_DMA_BUF_PROVIDER 1
+static inline struct sg_table *
+p2pdax_provider_map(struct dma_buf_attachment *attach,
+		    struct p2pdma_provider *provider,
+		    const struct p2pdax_phys *ranges, int nr, size_t size,
+		    enum dma_data_direction dir)
+{
+	struct phys_vec *vec = kmalloc_array(nr, sizeof(*vec), GFP_KERNEL);
+	struct sg_table *sgt;
+	int i;
+
+	if (!vec)
+		return ERR_PTR(-ENOMEM);
+	for (i = 0; i < nr; i++) {
+		vec[i].paddr = ranges[i].paddr;
+		vec[i].len = ranges[i].len;
+	}
+	sgt = dma_buf_phys_vec_to_sgt(attach, provider, vec, nr, size, dir);
+	kfree(vec);
+	return sgt;
+}
+
+static inline void p2pdax_provider_unmap(struct dma_buf_attachment *attach,
+					 struct sg_table *sgt,
+					 enum dma_data_direction dir)
+{
+	dma_buf_free_sgt(attach, sgt, dir);
+}
+#else
+#define P2PDAX_DMA_BUF_PROVIDER 0
+static inline struct sg_table *
+p2pdax_provider_map(struct dma_buf_attachment *attach,
+		    struct p2pdma_provider *provider,
+		    const struct p2pdax_phys *ranges, int nr, size_t size,
+		    enum dma_data_direction dir)
+{
+	return ERR_PTR(-EOPNOTSUPP);
+}
+
+static inline void p2pdax_provider_unmap(struct dma_buf_attachment *attach,
+					 struct sg_table *sgt,
+					 enum dma_data_direction dir)
+{
+}
+#endif
+
+/*
  * What the kernel does not export, built from what it does.  dax-core
  * supports x86-64 only (its memory types and cache maintenance are x86's).
  */

@@ -70,6 +70,8 @@
  *	compound page size; PAGE_SIZE for none)
  * @cache: memory type of the region's mappings
  * @nid: NUMA node of the memory
+ * @provider: the BAR's P2PDMA provider, through which dma-bufs are mapped
+ *	for importers, or NULL (dma_map_resource(); compat.h)
  * @lock: see below
  * @dead: the provider is going away; no more changes
  * @devs: live devices, in creation order
@@ -97,6 +99,7 @@ struct p2pdax_region {
 	unsigned long min_align;
 	enum p2pdax_cache_mode cache;
 	int nid;
+	struct p2pdma_provider *provider;
 	/*
 	 * protects: @res's children, @dead, @devs, @seed, devices'
 	 * extents

@@ -54,10 +54,7 @@ struct p2pdax_dmabuf {
 	u64 length;
 	bool revoked;
 	int nr_ranges;
-	struct {
-		phys_addr_t phys;
-		u64 len;
-	} ranges[P2PDAX_MAX_EXTENTS];
+	struct p2pdax_phys ranges[P2PDAX_MAX_EXTENTS];
 };
 
 /**
@@ -93,8 +90,8 @@ static void p2pdax_dmabuf_refs(struct p2pdax_dmabuf *x, bool get)
 	int i;
 
 	for (i = 0; i < x->nr_ranges; i++) {
-		unsigned long pfn = PHYS_PFN(x->ranges[i].phys);
-		unsigned long end = PHYS_PFN(x->ranges[i].phys + x->ranges[i].len);
+		unsigned long pfn = PHYS_PFN(x->ranges[i].paddr);
+		unsigned long end = PHYS_PFN(x->ranges[i].paddr + x->ranges[i].len);
 
 		while (pfn < end) {
 			struct folio *folio = page_folio(pfn_to_page(pfn));
@@ -174,10 +171,12 @@ static void p2pdax_dmabuf_unmap_sgt(struct device *dev, struct sg_table *sgt,
 }
 
 /*
- * The importer's table: each piece mapped for the importer's device as a
- * resource (a PCI BAR, not RAM: never bounced through swiotlb; an IOMMU maps
- * it as MMIO), in entries of at most 1 GiB.  The entries have no pages: an
- * importer uses their DMA addresses only.
+ * The importer's table.  Through the BAR's P2PDMA provider where the kernel
+ * has one (upstream's rules decide the addresses, or refuse); else each
+ * piece mapped for the importer's device as a resource (a PCI BAR, not RAM:
+ * never bounced through swiotlb; an IOMMU maps it as MMIO), in entries of
+ * at most 1 GiB.  The entries have no pages: an importer uses their DMA
+ * addresses only.
  */
 static struct sg_table *p2pdax_dmabuf_map(struct dma_buf_attachment *attach,
 					  enum dma_data_direction dir)
@@ -192,6 +191,16 @@ static struct sg_table *p2pdax_dmabuf_map(struct dma_buf_attachment *attach,
 	dma_resv_assert_held(attach->dmabuf->resv);
 	if (x->revoked)
 		return ERR_PTR(-ENODEV);
+	if (x->ddev->region->provider) {
+		sgt = p2pdax_provider_map(attach, x->ddev->region->provider,
+					  x->ranges, x->nr_ranges, x->length, dir);
+		if (IS_ERR(sgt)) {
+			dev_info_ratelimited(&x->ddev->dev, "dma-buf: %s cannot reach the card peer-to-peer by upstream's P2PDMA rules (no switch above both, and the host bridge is not on the kernel's list): %pe\n",
+					     dev_name(attach->dev), sgt);
+			return sgt;
+		}
+		goto mapped;
+	}
 	for (i = 0; i < x->nr_ranges; i++)
 		nents += DIV_ROUND_UP_ULL(x->ranges[i].len, P2PDAX_DMABUF_SEG_MAX);
 	sgt = kzalloc(sizeof(*sgt), GFP_KERNEL);
@@ -211,7 +220,7 @@ static struct sg_table *p2pdax_dmabuf_map(struct dma_buf_attachment *attach,
 			dma_addr_t addr;
 
 			addr = dma_map_resource(attach->dev,
-						x->ranges[i].phys + off, len, dir,
+						x->ranges[i].paddr + off, len, dir,
 						DMA_ATTR_SKIP_CPU_SYNC);
 			if (dma_mapping_error(attach->dev, addr)) {
 				rc = -EIO;
@@ -224,6 +233,7 @@ static struct sg_table *p2pdax_dmabuf_map(struct dma_buf_attachment *attach,
 			done++;
 		}
 	}
+mapped:
 	p2pdax_dmabuf_refs(x, true);
 	a->maps++;
 	return sgt;
@@ -244,9 +254,13 @@ static void p2pdax_dmabuf_unmap(struct dma_buf_attachment *attach,
 	struct p2pdax_dmabuf_attach *a = attach->priv;
 
 	dma_resv_assert_held(attach->dmabuf->resv);
-	p2pdax_dmabuf_unmap_sgt(attach->dev, sgt, sgt->nents, dir);
-	sg_free_table(sgt);
-	kfree(sgt);
+	if (x->ddev->region->provider) {
+		p2pdax_provider_unmap(attach, sgt, dir);
+	} else {
+		p2pdax_dmabuf_unmap_sgt(attach->dev, sgt, sgt->nents, dir);
+		sg_free_table(sgt);
+		kfree(sgt);
+	}
 	p2pdax_dmabuf_refs(x, false);
 	if (!WARN_ON_ONCE(!a->maps))
 		a->maps--;
@@ -456,10 +470,10 @@ long p2pdax_dmabuf_export(struct file *filp,
 
 		if (from >= to)
 			continue;
-		x->ranges[x->nr_ranges].phys = ext->res->start + (from - lo);
+		x->ranges[x->nr_ranges].paddr = ext->res->start + (from - lo);
 		x->ranges[x->nr_ranges].len = to - from;
 		/* bytes the device never mapped: zeroed, as for a first fault */
-		rc = p2pdax_zero_for_map(ddev, x->ranges[x->nr_ranges].phys,
+		rc = p2pdax_zero_for_map(ddev, x->ranges[x->nr_ranges].paddr,
 					 to - from);
 		if (rc)
 			goto err_unlock;

@@ -287,6 +287,20 @@ static ssize_t retired_show(struct device *dev, struct device_attribute *attr,
 }
 static DEVICE_ATTR_RO(retired);
 
+/*
+ * how the region's dma-bufs are mapped for their importers: "p2pdma"
+ * (through the BAR's P2PDMA provider, by upstream's rules) or "dma-api"
+ * (dma_map_resource()); see design.rst, dma-bufs
+ */
+static ssize_t dmabuf_mapping_show(struct device *dev,
+				   struct device_attribute *attr, char *buf)
+{
+	struct p2pdax_region *region = dev_get_drvdata(dev);
+
+	return sysfs_emit(buf, "%s\n", region->provider ? "p2pdma" : "dma-api");
+}
+static DEVICE_ATTR_RO(dmabuf_mapping);
+
 /* pages of the region that are pinned (any reference count but the idle one) */
 static ssize_t pinned_show(struct device *dev, struct device_attribute *attr,
 			   char *buf)
@@ -301,6 +315,7 @@ static struct attribute *p2pdax_region_attrs[] = {
 	&dev_attr_retire.attr,
 	&dev_attr_retired.attr,
 	&dev_attr_pinned.attr,
+	&dev_attr_dmabuf_mapping.attr,
 	&dev_attr_id.attr,
 	&dev_attr_region_size.attr,
 	&dev_attr_region_align.attr,
@@ -441,6 +456,7 @@ struct p2pdax_region *devm_p2pdax_region_create(struct device *parent,
 	region->kaddr = info->kaddr;
 	region->align = p2pdax_range_align(&info->range);
 	region->min_align = min_align;
+	region->provider = P2PDAX_DMA_BUF_PROVIDER ? info->provider : NULL;
 	region->cache = info->cache;
 	region->nid = info->nid;
 

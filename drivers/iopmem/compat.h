@@ -43,4 +43,26 @@ static inline unsigned int iopmem_vmemmap_shift(unsigned long min_align)
 #define IOPMEM_PTE_ONLY	1
 #endif
 
+/*
+ * The BAR's P2PDMA provider, for dax-core's dma-bufs (see dax-core's
+ * compat.h): where the kernel has the API, recorded for the card's life
+ * (pcim_p2pdma_init() is devm-managed); NULL elsewhere.
+ */
+#if defined(P2PDAX_HAVE_DMA_BUF_PHYS_VEC) && defined(P2PDAX_HAVE_P2PDMA_PROVIDER)
+#include <linux/pci-p2pdma.h>
+static inline struct p2pdma_provider *iopmem_p2p_provider(struct pci_dev *pdev,
+							  int bar)
+{
+	int rc = pcim_p2pdma_init(pdev);
+
+	return rc ? ERR_PTR(rc) : pcim_p2pdma_provider(pdev, bar);
+}
+#else
+static inline struct p2pdma_provider *iopmem_p2p_provider(struct pci_dev *pdev,
+							  int bar)
+{
+	return NULL;
+}
+#endif
+
 #endif /* _IOPMEM_COMPAT_H */

@@ -333,6 +333,12 @@ static int iopmem_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 			   p2pdax_cache_mode_name(info.cache));
 	info.nid = dev_to_node(dev);
 	info.min_align = min_align;
+	info.provider = iopmem_p2p_provider(pdev, idx);
+	if (IS_ERR(info.provider)) {
+		dev_err(dev, "cannot set up BAR %d as a P2PDMA provider: %pe\n",
+			idx, info.provider);
+		return PTR_ERR(info.provider);
+	}
 	region = devm_p2pdax_region_create(dev, &info);
 	if (IS_ERR(region)) {
 		dev_err(dev, "cannot create a p2pdax region: %pe\n", region);

@@ -42,6 +42,8 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "pattern.h"
+
 #include <infiniband/verbs.h>
 
 #include "../../include/uapi/linux/p2pdax.h"
@@ -49,29 +51,12 @@
 
 #define PIECE 2048
 
-static uint64_t pattern(uint64_t seed, uint64_t devoff)
-{
-	return (seed * 0x100000001b3ULL) ^ (devoff * 0x9e3779b97f4a7c15ULL);
-}
 
 static uint8_t pattern_byte(uint64_t seed, uint64_t d)
 {
 	return seed ? pattern(seed, d & ~7ULL) >> (8 * (d & 7)) : 0;
 }
 
-static uint64_t num(const char *s)
-{
-	char *end;
-	uint64_t v;
-
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno || *end || end == s) {
-		fprintf(stderr, "p2pdmabuf: bad number '%s'\n", s);
-		exit(2);
-	}
-	return v;
-}
 
 static const char *ename(int e)
 {

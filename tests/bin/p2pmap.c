@@ -78,24 +78,9 @@
 #include <time.h>
 #include <unistd.h>
 
-static uint64_t pattern(uint64_t seed, uint64_t devoff)
-{
-	return (seed * 0x100000001b3ULL) ^ (devoff * 0x9e3779b97f4a7c15ULL);
-}
+#include "pattern.h"
 
-static uint64_t num(const char *s)
-{
-	char *end;
-	uint64_t v;
 
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno || *end || end == s) {
-		fprintf(stderr, "p2pmap: bad number '%s'\n", s);
-		exit(2);
-	}
-	return v;
-}
 
 static void *map(const char *path, uint64_t off, uint64_t len, int prot)
 {
