@@ -11,6 +11,21 @@ edu_setup() {
 	grep -qx 0x11e8 /sys/bus/pci/devices/*/device || t_abort "no edu device (run-vm --device edu,...)"
 	mod_loaded p2pedu || insmod "$KO_P2PEDU"
 	[ -c /dev/p2pedu ] || t_abort "p2pedu loaded, but no /dev/p2pedu"
+	EDU=$(grep -lx 0x11e8 /sys/bus/pci/devices/*/device)
+	EDU=${EDU%/device}
+	EDU=${EDU##*/}
+}
+
+# expected_mapping: how this kernel should map a region's dma-bufs (its
+# dax_region/dmabuf_mapping): "p2pdma" where it has the P2PDMA provider API
+# (both functions in the kernel's symbols), "dma-api" elsewhere
+expected_mapping() {
+	if grep -qw pcim_p2pdma_provider /proc/kallsyms &&
+		grep -qw dma_buf_phys_vec_to_sgt /proc/kallsyms; then
+		echo p2pdma
+	else
+		echo dma-api
+	fi
 }
 
 # bg_start ARGS...: p2pdmabuf run ARGS in the background, its output in
