@@ -5,7 +5,8 @@
 # Bytes go both ways and are checked in the card's host file; a shrink,
 # a delete and an unbind revoke a dynamic importer (its next map fails,
 # the bytes' next tenant is untouched); a pinned importer blocks a shrink
-# like a pin; bad requests fail with their errno and make nothing.  edu
+# like a pin (a shrink fails with EBUSY, a hot-unplug waits); bad requests
+# fail with their errno and make nothing.  edu
 # sits beside the card under one PCIe switch, where upstream's P2PDMA rules
 # (7.2, 7.3) let a peer reach the BAR by its bus address.
 . "$(dirname "$0")/../common"
@@ -110,4 +111,34 @@ check "...dax_core cannot go while the dma-buf lives" test "$rc" != 0
 bg_go
 check_match "...the importer was revoked" "w 0 2048: ENODEV.*invalidations 1 mapped 0.*release ok" "$BG_OUT"
 check "...once it is closed, dax_core unloads" rmmod dax_core
+
+# ---- hot-unplug: a dynamic importer is revoked, a pinned one holds it ----
+qmp_open || { fail "the guest's QMP monitor answers"; exit 1; }
+p2p_load
+p2p_bind "$a"
+h=$(region_attr "$a" seed)
+set_size "$h" $((4 * MiB))
+bg_start "/dev/$h" 0 $((4 * MiB)) dynamic "w:0:2048:81" wait "w:0:2048:82" status release
+qmp_ok '{"execute": "device_del", "arguments": {"id": "card0"}}'
+check "hot-unplug (QMP device_del) under a dynamic importer: the card goes" \
+	qmp_wait_event '"event": "DEVICE_DELETED".*"device": "card0"' 60
+bg_go
+check_match "...the importer was revoked" "w 0 2048: ok.*w 0 2048: ENODEV.*invalidations 1 mapped 0.*release ok" "$BG_OUT"
+
+check "the card comes back (device_add)" card0_readd
+p2p_bind "$a"
+h=$(region_attr "$a" seed)
+set_size "$h" $((4 * MiB))
+bg_start "/dev/$h" 0 $((4 * MiB)) pinned "w:0:2048:91" wait status release
+mark=$(dmesg_mark)
+qmp_ok '{"execute": "device_del", "arguments": {"id": "card0"}}'
+check "hot-unplug under a pinned importer: the removal waits for its pages" \
+	wait_for 30 dmesg_has "$mark" "teardown waits for 1024 pinned pages"
+check "...and names the importer" dmesg_has "$mark" "mappings remain (importer $EDU)"
+qmp_wait_event '"event": "DEVICE_DELETED".*"device": "card0"' 3 >/dev/null && deleted=early || deleted=no
+check_eq "...QEMU does not delete the card while it holds the pages (watched 3 s)" no "$deleted"
+bg_go
+# (told before 7.1, when every importer has the callback; never from 7.1)
+check_match "...its DMA ran, it kept its mapping, and it lets go" "w 0 2048: ok.*status invalidations [01] mapped 1.*release ok" "$BG_OUT"
+check "...then the card goes" qmp_wait_event '"event": "DEVICE_DELETED".*"device": "card0"' 60
 rmmod p2pedu

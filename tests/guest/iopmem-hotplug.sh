@@ -56,35 +56,13 @@ unhold() {
 	last=$line
 }
 
-card_present() { [ -e "$(pci_sys "$a")/vendor" ]; }
-card_gone() { ! card_present; }
-wait_for() {	# wait_for SECS CMD...: poll CMD every 0.2 s
-	local end=$(($(date +%s) + $1))
-	shift
-	until "$@"; do
-		[ "$(date +%s)" -lt "$end" ] || return 1
-		sleep 0.2
-	done
-}
-
-# QEMU 7.2 aborts (qemu_ram_set_idstr assertion) when a card is added back
-# on the memory backend of the deleted one: replace the backend first (same
-# host file, so the same bytes)
-readd() {
-	card_present && return 0
-	qmp_ok '{"execute": "object-del", "arguments": {"id": "bar0"}}' &&
-		qmp_ok "{\"execute\": \"object-add\", \"arguments\": {\"qom-type\": \"memory-backend-file\", \"id\": \"bar0\", \"mem-path\": \"$(card_file 0)\", \"size\": $(card_size 0), \"share\": true}}" &&
-		qmp_ok '{"execute": "device_add", "arguments": {"driver": "ivshmem-plain", "id": "card0", "memdev": "bar0", "bus": "rp0"}}' &&
-		wait_for 60 card_present
-}
-
 # whatever happened: no tenant or pin left, card 0 back, both cards unbound
 # and the modules unloaded for the tests after this one
 cleanup() {
 	[ -z "${PIN_PID:-}" ] || { pin_stop; PIN_PID=; } 2>/dev/null || true
 	[ -z "${tenant_in:-}" ] || unhold tenant >/dev/null 2>&1 || true
 	[ -z "${keep_in:-}" ] || unhold keep >/dev/null 2>&1 || true
-	readd >/dev/null 2>&1 || true
+	card0_readd >/dev/null 2>&1 || true
 	p2p_unbind "$a" 2>/dev/null || true
 	p2p_unbind "$b" 2>/dev/null || true
 	p2p_unload 2>/dev/null || true
@@ -165,7 +143,7 @@ for ((c = 1; c <= CYCLES; c++)); do
 	unhold tenant
 	[ "$last" = SIGBUS ] || { fail "cycle $c: the tenant's next access gets SIGBUS" "got '$last'"; good=0; }
 
-	readd || { fail "cycle $c: device_add card0 brings card 0 back"; break; }
+	card0_readd || { fail "cycle $c: device_add card0 brings card 0 back"; break; }
 	[ "$good" = 1 ] && ok_cycles=$((ok_cycles + 1))
 done
 # a cycle that broke off may have left its pin: a removal in progress waits
