@@ -113,6 +113,14 @@ check_match "...the importer was revoked" "w 0 2048: ENODEV.*invalidations 1 map
 check "...once it is closed, dax_core unloads" rmmod dax_core
 
 # ---- hot-unplug: a dynamic importer is revoked, a pinned one holds it ----
+# (not on a lockdep kernel: 7.3's pciehp takes its reset_lock again under
+# pci_rescan_remove_lock at every native unplug, which lockdep reports as
+# a circular dependency in pciehp itself, then stops checking anything)
+if [ -e /proc/lockdep ]; then
+	skip "hot-unplug under dma-buf importers" "lockdep reports pciehp's own reset_lock/pci_rescan_remove_lock order at a native unplug (pciehp_unconfigure_device) and turns itself off"
+	rmmod p2pedu
+	exit 0
+fi
 qmp_open || { fail "the guest's QMP monitor answers"; exit 1; }
 p2p_load
 p2p_bind "$a"
