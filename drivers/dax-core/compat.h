@@ -194,6 +194,7 @@ struct p2pdax_phys {
 	phys_addr_t paddr;
 	size_t len;
 };
+
 #if defined(P2PDAX_HAVE_DMA_BUF_PHYS_VEC) && defined(P2PDAX_HAVE_P2PDMA_PROVIDER)
 #include <linux/dma-buf-mapping.h>
 #include <linux/pci-p2pdma.h>
