@@ -304,6 +304,25 @@ o2=$("$PB" regmr "$(dax 2097152)" "$G" "$REPS")
 row P4 "ibv_reg_mr of 1 GiB, min_align 2M region, us" "$(echo "$o1" | kv us_median)" "$(echo "$o2" | kv us_median)" "spread $(spread "$o1" us) / $(spread "$o2" us); 4K-capable region: $p4_4k us"
 del_dev "$d"
 
+# P11: a peer's access to 64 MiB of a device, as a dma-buf (export, attach,
+# map) vs as a pinned mapping (mmap, pin_user_pages FOLL_LONGTERM,
+# dma_map_sgtable: what ibv_reg_mr does); the peer is QEMU's edu
+# (tests/kmod/p2pedu), on a root port of its own.  The second column is the
+# pinned mapping of the same device, not device-dax (which has no dma-bufs).
+insmod "$KMOD/tests/kmod/p2pedu.ko" 2>/dev/null
+d=$(new_dev 2097152 $((64 * M)))
+"$PB" faults "/dev/$d" $((64 * M)) >/dev/null	# zeroed first (P6)
+o=$("$BIN/p2pdmabuf" bench "/dev/$d" $((64 * M)) "$REPS")
+b=$(echo "$o" | kv buf_us_median)
+why="spread $(spread "$o" buf_us) / $(spread "$o" pin_us); edu KB/s: $(echo "$o" | kv buf_KBps) / $(echo "$o" | kv pin_KBps) (its engine waits 100 ms per transfer)"
+if [ -z "$b" ]; then
+	b=n/a
+	why="dma-buf: $(echo "$o" | kv buf), mapping $(region_attr "$a" dmabuf_mapping) (upstream's P2PDMA rules: edu and the card share no switch); $why"
+fi
+row P11 "edu access to 64 MiB: dma-buf / pinned mmap, us" "$b" "$(echo "$o" | kv pin_us_median)" "$why"
+del_dev "$d"
+rmmod p2pedu
+
 # ---- output ----------------------------------------------------------------------------------------
 {
 	# (which kernel: the figures, and which rows there are, depend on it)

@@ -29,6 +29,15 @@
  *         ibv_reg_dmabuf_mr() on the first RDMA device: print "OK" or the
  *         errno name (soft-RoCE cannot import dma-bufs: EOPNOTSUPP)
  *
+ *   p2pdmabuf bench DEV LEN REPS
+ *         bench P11: REPS times each, the time to give edu DMA access to
+ *         LEN bytes of DEV (already faulted in) as a dma-buf (export,
+ *         attach, map) and as a pinned mapping (mmap, pin_user_pages
+ *         FOLL_LONGTERM, dma_map_sgtable: what ibv_reg_mr does), then edu's
+ *         rate into each (4 pieces of 2048 bytes, in the first repetition);
+ *         prints "buf_us_median=.. buf_us_min=.. buf_us_max=.. pin_us_...
+ *         buf_KBps=.. pin_KBps=.." (buf=ERRNO when the dma-buf is refused)
+ *
  * Exit 0 when every step ran (a step's failure is in its line), 1 on a
  * setup failure, 2 on bad usage.
  */
@@ -40,6 +49,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "pattern.h"
@@ -280,6 +291,103 @@ static int cmd_ibv(char **argv)
 	return 0;
 }
 
+static double now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* edu's rate into what it holds now: 4 pieces of 2048 bytes, KB/s */
+static double rate(int edu)
+{
+	static uint8_t buf[2048];
+	double t0 = now_us();
+	int i;
+
+	for (i = 0; i < 4; i++)
+		if (xfer(edu, i * 4096, sizeof(buf), 0, buf))
+			return -1;
+	return 4 * sizeof(buf) / 1024.0 / ((now_us() - t0) / 1e6);
+}
+
+static void report(const char *what, double *us, int reps)
+{
+	qsort(us, reps, sizeof(*us), cmp_double);
+	printf("%s_us_median=%.0f %s_us_min=%.0f %s_us_max=%.0f ", what,
+	       us[reps / 2], what, us[0], what, us[reps - 1]);
+}
+
+static int cmd_bench(char **argv)
+{
+	uint64_t len = num(argv[3]), reps = num(argv[4]), r;
+	double buf_us[64], pin_us[64], buf_rate = -1, pin_rate = -1;
+	int dev, edu, bfd, err = 0;
+
+	if (!reps || reps > 64)
+		return 2;
+	dev = open(argv[2], O_RDWR);
+	edu = open("/dev/p2pedu", O_RDWR);
+	if (dev < 0 || edu < 0) {
+		fprintf(stderr, "p2pdmabuf: cannot open %s or /dev/p2pedu\n", argv[2]);
+		return 1;
+	}
+	for (r = 0; r < reps; r++) {
+		struct p2pedu_import imp = { .mode = P2PEDU_DYNAMIC };
+		struct p2pedu_user u = { .len = len };
+		double t0 = now_us();
+		void *p;
+
+		p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, dev, 0);
+		u.addr = (uintptr_t)p;
+		if (p == MAP_FAILED || ioctl(edu, P2PEDU_PIN_USER, &u)) {
+			fprintf(stderr, "p2pdmabuf: mmap and pin: %s\n", strerror(errno));
+			return 1;
+		}
+		pin_us[r] = now_us() - t0;
+		if (!r)
+			pin_rate = rate(edu);
+		ioctl(edu, P2PEDU_RELEASE);
+		munmap(p, len);
+
+		if (err)
+			continue;
+		t0 = now_us();
+		bfd = export(dev, 0, len, P2PDAX_EXPORT_CLOEXEC);
+		imp.fd = bfd;
+		if (bfd < 0) {
+			err = -bfd;
+			continue;
+		}
+		if (ioctl(edu, P2PEDU_IMPORT, &imp) || ioctl(edu, P2PEDU_MAP)) {
+			err = errno;
+			ioctl(edu, P2PEDU_RELEASE);
+			close(bfd);
+			continue;
+		}
+		buf_us[r] = now_us() - t0;
+		if (!r)
+			buf_rate = rate(edu);
+		ioctl(edu, P2PEDU_RELEASE);
+		close(bfd);
+	}
+	if (err)
+		printf("buf=%s ", ename(err));
+	else
+		report("buf", buf_us, reps);
+	report("pin", pin_us, reps);
+	printf("buf_KBps=%.2f pin_KBps=%.2f\n", buf_rate, pin_rate);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : "";
@@ -290,8 +398,11 @@ int main(int argc, char **argv)
 		return cmd_run(argc, argv);
 	if (!strcmp(cmd, "ibv") && argc == 5)
 		return cmd_ibv(argv);
+	if (!strcmp(cmd, "bench") && argc == 5)
+		return cmd_bench(argv);
 	fprintf(stderr, "usage: p2pdmabuf export DEV OFF LEN [FLAGS] [ro]\n"
 		"       p2pdmabuf run DEV OFF LEN dynamic|pinned|nop2p STEP...\n"
-		"       p2pdmabuf ibv DEV OFF LEN\n");
+		"       p2pdmabuf ibv DEV OFF LEN\n"
+		"       p2pdmabuf bench DEV LEN REPS\n");
 	return 2;
 }

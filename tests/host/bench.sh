@@ -1,5 +1,5 @@
 #!/bin/bash
-# make bench QUICK=1 runs in one guest and prints every row (P1-P10), for
+# make bench QUICK=1 runs in one guest and prints every row (P1-P11), for
 # p2pdax and the upstream device-dax anchor where it has an equivalent.  No
 # figure is judged.
 . "$(dirname "$0")/../common"
@@ -48,7 +48,16 @@ if [ "$extra" = 1 ]; then
 	check_eq "...which takes 4 KiB entries (262144 faults per GiB)" 262144 \
 		"$(echo "$out" | awk -F, '/^csv,P1,"[^"]*min_align 4K region/ { print $4 }')"
 fi
-check_eq "$((22 + want)) CSV rows" $((22 + want)) "$(echo "$out" | grep -c '^csv,P')"
+# P11: the pinned mapping's setup always; the dma-buf's where the kernel
+# maps it with the DMA API, n/a where upstream's P2PDMA rules refuse edu
+p11=$(echo "$out" | grep '^csv,P11,' || true)
+if [[ $p11 == *',n/a,'* ]]; then
+	check_match "P11: the dma-buf refused (P2PDMA rules), the pinned mapping measured" \
+		'^csv,P11,"[^"]+",n/a,[0-9.]+,n/a,"dma-buf: EINVAL, mapping p2pdma' "$p11"
+else
+	check_match "P11: dma-buf and pinned mapping setup, both measured" '^csv,P11,"[^"]+",[0-9.]+,[0-9.]+,[0-9.]+,' "$p11"
+fi
+check_eq "$((23 + want)) CSV rows" $((23 + want)) "$(echo "$out" | grep -c '^csv,P')"
 # (a row that is missing reads as "" in both columns: it must be there)
 p1=$(echo "$out" | awk -F, '/^csv,P1,"faults to touch 1024 MiB at align 2M"/ { print $4 " " $5 }')
 if maps_huge "${kv:-0.0}"; then

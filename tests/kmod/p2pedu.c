@@ -10,7 +10,10 @@
  * guest has one.  A dynamic import maps on demand and unmaps when the
  * exporter revokes (its callback, under the reservation lock); after a
  * revocation the next transfer's map fails and P2PEDU_XFER returns that
- * error.  See tests/guest/dmabuf.sh.
+ * error.  P2PEDU_PIN_USER instead pins user memory long-term (a mapping
+ * of a p2pdax device, as ibv_reg_mr pins it) and maps its pages for edu:
+ * the other way for a peer to reach a device, which bench P11 compares.
+ * See tests/guest/dmabuf.sh.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -23,7 +26,9 @@
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/pci.h>
+#include <linux/mm.h>
 #include <linux/scatterlist.h>
+#include <linux/slab.h>
 #include <linux/uaccess.h>
 
 #include "../../drivers/dax-core/compat.h"
@@ -53,6 +58,8 @@ MODULE_INFO(import_ns, "DMA_BUF");
  * @sgt: the attachment's mapping, or NULL (the reservation lock)
  * @invalidations: revocation callbacks (the reservation lock)
  * @nents, @dma_addr: the last mapping's (the reservation lock)
+ * @upages: the pinned user pages (P2PEDU_PIN_USER), or NULL; @unr of them
+ * @usgt: their table, mapped for edu, which @sgt then points to
  */
 struct p2pedu {
 	struct pci_dev *pdev;
@@ -67,6 +74,9 @@ struct p2pedu {
 	u32 invalidations;
 	u32 nents;
 	u64 dma_addr;
+	struct page **upages;
+	unsigned long unr;
+	struct sg_table usgt;
 };
 
 static struct p2pedu *edu;
@@ -146,6 +156,15 @@ static int p2pedu_map(struct p2pedu *e)
 static void p2pedu_release(struct p2pedu *e)
 {
 	lockdep_assert_held(&e->lock);
+	if (e->upages) {
+		dma_unmap_sgtable(&e->pdev->dev, &e->usgt, DMA_BIDIRECTIONAL, 0);
+		sg_free_table(&e->usgt);
+		unpin_user_pages(e->upages, e->unr);
+		kvfree(e->upages);
+		e->upages = NULL;
+		e->sgt = NULL;
+		return;
+	}
 	if (!e->dmabuf)
 		return;
 	dma_resv_lock(e->dmabuf->resv, NULL);
@@ -169,7 +188,7 @@ static int p2pedu_import(struct p2pedu *e, struct p2pedu_import *arg)
 	int rc = 0;
 
 	lockdep_assert_held(&e->lock);
-	if (e->dmabuf)
+	if (e->dmabuf || e->upages)
 		return -EBUSY;
 	switch (arg->mode) {
 	case P2PEDU_DYNAMIC:
@@ -215,6 +234,49 @@ static int p2pedu_import(struct p2pedu *e, struct p2pedu_import *arg)
 	return rc;
 }
 
+static int p2pedu_pin_user(struct p2pedu *e, struct p2pedu_user *u)
+{
+	unsigned long n = u->len >> PAGE_SHIFT;
+	struct page **pages;
+	long got;
+	int rc;
+
+	lockdep_assert_held(&e->lock);
+	if (e->dmabuf || e->upages)
+		return -EBUSY;
+	if (!n || !PAGE_ALIGNED(u->addr) || !PAGE_ALIGNED(u->len))
+		return -EINVAL;
+	pages = kvmalloc_array(n, sizeof(*pages), GFP_KERNEL);
+	if (!pages)
+		return -ENOMEM;
+	got = pin_user_pages_fast(u->addr, n, FOLL_WRITE | FOLL_LONGTERM, pages);
+	if (got != n) {
+		if (got > 0)
+			unpin_user_pages(pages, got);
+		kvfree(pages);
+		return got < 0 ? got : -EFAULT;
+	}
+	rc = sg_alloc_table_from_pages(&e->usgt, pages, n, 0, u->len, GFP_KERNEL);
+	if (rc)
+		goto err_unpin;
+	rc = dma_map_sgtable(&e->pdev->dev, &e->usgt, DMA_BIDIRECTIONAL, 0);
+	if (rc)
+		goto err_free_table;
+	e->upages = pages;
+	e->unr = n;
+	e->sgt = &e->usgt;
+	e->nents = e->usgt.nents;
+	e->dma_addr = sg_dma_address(e->usgt.sgl);
+	return 0;
+
+err_free_table:
+	sg_free_table(&e->usgt);
+err_unpin:
+	unpin_user_pages(pages, n);
+	kvfree(pages);
+	return rc;
+}
+
 /* the DMA address of dma-buf bytes [@off, @off + @len), inside one entry */
 static int p2pedu_bus_addr(struct sg_table *sgt, u64 off, u64 len, u64 *bus)
 {
@@ -236,21 +298,27 @@ static int p2pedu_bus_addr(struct sg_table *sgt, u64 off, u64 len, u64 *bus)
 static int p2pedu_xfer(struct p2pedu *e, struct p2pedu_xfer *x)
 {
 	void __user *ubuf = u64_to_user_ptr(x->buf);
-	u64 bus;
-	int rc;
+	u64 bus, size;
+	int rc = 0;
 
 	lockdep_assert_held(&e->lock);
-	if (!e->dmabuf)
+	if (e->upages)
+		size = (u64)e->unr << PAGE_SHIFT;
+	else if (e->dmabuf)
+		size = e->dmabuf->size;
+	else
 		return -ENOENT;
-	if (!x->len || x->len > P2PEDU_MAX || x->offset >= e->dmabuf->size ||
-	    x->len > e->dmabuf->size - x->offset)
+	if (!x->len || x->len > P2PEDU_MAX || x->offset >= size ||
+	    x->len > size - x->offset)
 		return -EINVAL;
 	if (!x->to_buf && copy_from_user(e->bounce, ubuf, x->len))
 		return -EFAULT;
 
 	/* the mapping cannot be revoked while the DMA runs: same lock */
-	dma_resv_lock(e->dmabuf->resv, NULL);
-	rc = p2pedu_map(e);
+	if (e->dmabuf) {
+		dma_resv_lock(e->dmabuf->resv, NULL);
+		rc = p2pedu_map(e);
+	}
 	if (!rc)
 		rc = p2pedu_bus_addr(e->sgt, x->offset, x->len, &bus);
 	if (!rc && x->to_buf) {
@@ -263,7 +331,8 @@ static int p2pedu_xfer(struct p2pedu *e, struct p2pedu_xfer *x)
 		if (!rc)
 			rc = p2pedu_dma(e, EDU_BUF, bus, x->len, EDU_CMD_TO_RAM);
 	}
-	dma_resv_unlock(e->dmabuf->resv);
+	if (e->dmabuf)
+		dma_resv_unlock(e->dmabuf->resv);
 	if (!rc && x->to_buf && copy_to_user(ubuf, e->bounce, x->len))
 		rc = -EFAULT;
 	return rc;
@@ -306,6 +375,24 @@ static long p2pedu_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 	case P2PEDU_RELEASE:
 		p2pedu_release(edu);
 		break;
+	case P2PEDU_MAP:
+		if (!edu->dmabuf) {
+			rc = -ENOENT;
+			break;
+		}
+		dma_resv_lock(edu->dmabuf->resv, NULL);
+		rc = p2pedu_map(edu);
+		dma_resv_unlock(edu->dmabuf->resv);
+		break;
+	case P2PEDU_PIN_USER: {
+		struct p2pedu_user u;
+
+		if (copy_from_user(&u, uarg, sizeof(u)))
+			rc = -EFAULT;
+		else
+			rc = p2pedu_pin_user(edu, &u);
+		break;
+	}
 	default:
 		rc = -ENOTTY;
 	}

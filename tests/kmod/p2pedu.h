@@ -2,7 +2,8 @@
 /*
  * p2pedu: the tests' dma-buf importer (tests/kmod/p2pedu.c), a driver for
  * QEMU's "edu" device, whose DMA engine copies between its 4 KiB buffer and
- * bus addresses.  /dev/p2pedu takes one dma-buf at a time.
+ * bus addresses.  /dev/p2pedu takes one dma-buf, or one pinned range of user
+ * memory (P2PEDU_PIN_USER, for the bench's comparison), at a time.
  */
 #ifndef _P2PEDU_H
 #define _P2PEDU_H
@@ -39,9 +40,19 @@ struct p2pedu_status {
 	__u64 dma_addr;		/* out: the last mapping's first DMA address */
 };
 
+/* a pinned mapping of the user's memory instead (what ibv_reg_mr does) */
+struct p2pedu_user {
+	__u64 addr;	/* in: page-aligned user address (a p2pdax mapping) */
+	__u64 len;	/* in: bytes, page-aligned */
+};
+
 #define P2PEDU_IMPORT	_IOW('E', 1, struct p2pedu_import)
 #define P2PEDU_XFER	_IOW('E', 2, struct p2pedu_xfer)
 #define P2PEDU_STATUS	_IOR('E', 3, struct p2pedu_status)
 #define P2PEDU_RELEASE	_IO('E', 4)
+/* map the imported dma-buf now (a dynamic import maps on demand) */
+#define P2PEDU_MAP	_IO('E', 5)
+/* pin user memory long-term and map it for edu; P2PEDU_RELEASE undoes it */
+#define P2PEDU_PIN_USER	_IOW('E', 6, struct p2pedu_user)
 
 #endif /* _P2PEDU_H */
