@@ -200,6 +200,27 @@ static void p2pdax_zero(struct p2pdax_region *region, resource_size_t start,
 	(void)READ_ONCE(*(u8 *)(p - 1));
 }
 
+/*
+ * A page memory-failure marked poisoned (a machine check on the card, or
+ * MADV_HWPOISON: region.c, p2pdax_region_memory_failure()) is never mapped
+ * again, and never zeroed: reading it would consume the poison.  The mark
+ * lives as long as the struct page, i.e. until the card is unbound.  Nor
+ * is it exported in a dma-buf (dmabuf.c).
+ */
+bool p2pdax_poisoned(unsigned long pfn, unsigned long nr)
+{
+	unsigned long i;
+
+	for (i = 0; i < nr; i++) {
+		struct page *page = pfn_to_page(pfn + i);
+
+		/* the generic handler marks a compound page's head */
+		if (PageHWPoison(page) || PageHWPoison(compound_head(page)))
+			return true;
+	}
+	return false;
+}
+
 /**
  * p2pdax_zero_for_map() - zero what a fault is about to map, if it must be
  * @ddev: the device; the caller holds its fault_sem for read
@@ -326,13 +347,16 @@ static void __p2pdax_dev_trim(struct p2pdax_dev *ddev, u64 new_size)
  * the zap's own flush comes before the references go, and the pin check
  * that follows every revocation waits for them (compat.h).  Exported
  * dma-bufs overlapping the range are revoked too (dmabuf.c).
+ *
+ * Return: whether an importer's DMA may still reach the range (its fences
+ * have not signalled, or it keeps a mapping: a shrink fails).
  */
-void __p2pdax_revoke(struct p2pdax_dev *ddev, u64 start, u64 len)
+bool __p2pdax_revoke(struct p2pdax_dev *ddev, u64 start, u64 len)
 {
 	lockdep_assert_held_write(&ddev->fault_sem);
 	unmap_mapping_range(ddev->inode->i_mapping, start, len, 1);
 	p2pdax_flush_tlb_all();
-	__p2pdax_dmabufs_revoke(ddev, start, len);
+	return __p2pdax_dmabufs_revoke(ddev, start, len);
 }
 
 /**
@@ -624,7 +648,13 @@ static int __p2pdax_dev_shrink(struct p2pdax_dev *ddev, u64 new_size)
 		return -EBUSY;
 	}
 	/* Revoke first: with fault_sem held for write nothing can refault. */
-	__p2pdax_revoke(ddev, new_size, ddev->size - new_size);
+	if (__p2pdax_revoke(ddev, new_size, ddev->size - new_size) &&
+	    p2pdax_dmabufs_fenced(ddev)) {
+		up_write(&ddev->fault_sem);
+		dev_info(&ddev->dev, "cannot shrink to %llu: a dma-buf importer's DMA may still run (its fences have not signalled)\n",
+			 new_size);
+		return -EBUSY;
+	}
 	pinned = __p2pdax_dev_pinned(ddev, new_size);
 	/*
 	 * With refcounted mappings, an unmap the tenant runs at this moment
@@ -728,9 +758,22 @@ void p2pdax_wait_unpinned(struct p2pdax_region *region)
 
 	who = kmalloc(P2PDAX_HOLDERS_LEN, GFP_KERNEL);
 	for (;;) {
+		bool fenced = false;
+
 		pinned = p2pdax_region_pinned(region, &first);
-		if (!pinned)
+		mutex_lock(&region->lock);
+		list_for_each_entry(ddev, &region->devs, list)
+			fenced |= p2pdax_dmabufs_fenced(ddev);
+		mutex_unlock(&region->lock);
+		if (!pinned && !fenced)
 			break;
+		if (!pinned) {
+			if (waited % 10000 == 0)
+				dev_warn(region->parent, "teardown waits for the fences of dma-bufs (an importer's DMA may still run)\n");
+			msleep(100);
+			waited += 100;
+			continue;
+		}
 		if (waited % 10000 == 0) {
 			if (who)
 				strscpy(who, "a device no longer there", P2PDAX_HOLDERS_LEN);

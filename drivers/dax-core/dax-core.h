@@ -218,10 +218,11 @@ void p2pdax_region_get(struct p2pdax_region *region);
 void p2pdax_region_put(struct p2pdax_region *region);
 phys_addr_t __p2pdax_pgoff_to_phys(struct p2pdax_dev *ddev, pgoff_t pgoff);
 void p2pdax_publish(struct p2pdax_region *region, phys_addr_t start, u64 len);
-void __p2pdax_revoke(struct p2pdax_dev *ddev, u64 start, u64 len);
+bool __p2pdax_revoke(struct p2pdax_dev *ddev, u64 start, u64 len);
 void p2pdax_dev_revoke_phys(struct p2pdax_dev *ddev, phys_addr_t start,
 			    u64 len);
 int p2pdax_zero_for_map(struct p2pdax_dev *ddev, phys_addr_t phys, u64 len);
+bool p2pdax_poisoned(unsigned long pfn, unsigned long nr);
 int __p2pdax_dev_resize(struct p2pdax_dev *ddev, u64 size);
 void __p2pdax_dev_release_extents(struct p2pdax_dev *ddev);
 void p2pdax_wait_unpinned(struct p2pdax_region *region);
@@ -234,7 +235,8 @@ long p2pdax_dmabuf_export(struct file *filp,
 			  struct p2pdax_export_dmabuf __user *uarg);
 bool __p2pdax_dmabufs_pinned(struct p2pdax_dev *ddev, u64 start, u64 len,
 			     char *who, size_t size);
-void __p2pdax_dmabufs_revoke(struct p2pdax_dev *ddev, u64 start, u64 len);
+bool __p2pdax_dmabufs_revoke(struct p2pdax_dev *ddev, u64 start, u64 len);
+bool p2pdax_dmabufs_fenced(struct p2pdax_dev *ddev);
 
 /* fault.c */
 extern const struct file_operations p2pdax_fops;

@@ -68,8 +68,13 @@ struct p2pdax_dmabuf_attach {
 };
 
 /*
- * A pin the importer took itself (dma_buf_pin(): RDMA's pinned MRs), not the
- * one the core takes around each mapping, and that no invalidation ends.
+ * An importer that no invalidation makes let go, holding a pin or a mapping.
+ * Before 7.1 every importer has the callback, pinned ones too (RDMA's only
+ * warns, and its DMA goes on): there it is one that took a pin itself
+ * (dma_buf_pin()), beyond the one the core takes around each mapping.  From
+ * 7.1 it is one without the callback (dma_buf_attach_revocable()) that
+ * holds a pin or a mapping; a pinned importer with the callback (irdma's
+ * revocable MRs) is revoked like a dynamic one.
  */
 static bool p2pdax_dmabuf_attach_pinned(struct dma_buf_attachment *attach)
 {
@@ -77,7 +82,9 @@ static bool p2pdax_dmabuf_attach_pinned(struct dma_buf_attachment *attach)
 	unsigned int core_pins = P2PDAX_DMA_BUF_MAP_PINS ? a->maps : 0;
 
 	dma_resv_assert_held(attach->dmabuf->resv);
-	return a->pins > core_pins && !p2pdax_dma_buf_revocable(attach);
+	if (P2PDAX_DMA_BUF_NOTIFY_REQUIRED)
+		return a->pins > core_pins;
+	return !p2pdax_dma_buf_revocable(attach) && (a->pins || a->maps);
 }
 
 /*
@@ -101,6 +108,8 @@ static void p2pdax_dmabuf_refs(struct p2pdax_dmabuf *x, bool get)
 			else
 				folio_put(folio);
 			pfn = folio_pfn(folio) + folio_nr_pages(folio);
+			if (!(pfn & 0xfff))
+				cond_resched();
 		}
 	}
 }
@@ -130,6 +139,10 @@ static int p2pdax_dmabuf_attach(struct dma_buf *dmabuf,
 static void p2pdax_dmabuf_detach(struct dma_buf *dmabuf,
 				 struct dma_buf_attachment *attach)
 {
+	struct p2pdax_dmabuf_attach *a = attach->priv;
+
+	/* an importer that detaches mapped leaks its pages' references */
+	WARN_ON_ONCE(a->maps || a->pins);
 	kfree(attach->priv);
 	attach->priv = NULL;
 }
@@ -369,17 +382,20 @@ static unsigned int __p2pdax_dmabufs_mapped(struct p2pdax_dev *ddev, u64 start,
  *
  * Every export overlapping the range is marked revoked (its next attach,
  * pin or map fails with -ENODEV) and its importers are told to unmap
- * (move_notify or invalidate_mappings), with their fences waited for.  Then
- * waits, for at most a second and only while not killed, for them to
- * unmap.  Whoever still holds a mapping keeps references on the pages, so
- * a shrink's pin check fails and a teardown waits (alloc.c): said here, with
- * the importer's name.
+ * (move_notify or invalidate_mappings).  Then waits, for at most a second
+ * each and only while not killed, for their fences to signal and for them
+ * to unmap.  Whoever still holds a mapping keeps references on the pages,
+ * so a shrink's pin check fails and a teardown waits (alloc.c): said here,
+ * with the importer's name.
+ *
+ * Return: whether a mapping remains or fences have not signalled (the
+ * range is still busy: a shrink fails, a teardown waits).
  */
-void __p2pdax_dmabufs_revoke(struct p2pdax_dev *ddev, u64 start, u64 len)
+bool __p2pdax_dmabufs_revoke(struct p2pdax_dev *ddev, u64 start, u64 len)
 {
 	unsigned long deadline = jiffies + msecs_to_jiffies(P2PDAX_DMABUF_UNMAP_WAIT_MS);
 	struct p2pdax_dmabuf *x;
-	unsigned int mapped;
+	unsigned int mapped, fenced = 0;
 	char who[64] = "";
 	bool any = false;
 
@@ -395,13 +411,17 @@ void __p2pdax_dmabufs_revoke(struct p2pdax_dev *ddev, u64 start, u64 len)
 			p2pdax_dma_buf_invalidate(x->dmabuf);
 		}
 		dma_resv_unlock(x->dmabuf->resv);
-		/* DMA that importers queued behind fences ends first */
-		dma_resv_wait_timeout(x->dmabuf->resv, DMA_RESV_USAGE_BOOKKEEP,
-				      false, msecs_to_jiffies(P2PDAX_DMABUF_UNMAP_WAIT_MS));
+		/*
+		 * An importer may unmap at once and DMA on until its fences
+		 * signal: that DMA ends first, or the bytes stay busy
+		 */
+		if (dma_resv_wait_timeout(x->dmabuf->resv, DMA_RESV_USAGE_BOOKKEEP,
+					  false, msecs_to_jiffies(P2PDAX_DMABUF_UNMAP_WAIT_MS)) <= 0)
+			fenced++;
 	}
 	if (!any) {
 		mutex_unlock(&ddev->dmabuf_lock);
-		return;
+		return false;
 	}
 	for (;;) {
 		mapped = __p2pdax_dmabufs_mapped(ddev, start, len, who, sizeof(who));
@@ -414,6 +434,56 @@ void __p2pdax_dmabufs_revoke(struct p2pdax_dev *ddev, u64 start, u64 len)
 	if (mapped)
 		dev_info(&ddev->dev, "dma-buf revoked, but %u mappings remain (importer %s): its pages stay pinned until it unmaps\n",
 			 mapped, who);
+	if (fenced)
+		dev_info(&ddev->dev, "dma-buf revoked, but the fences of %u of its dma-bufs have not signalled: an importer's DMA may still run\n",
+			 fenced);
+	return mapped || fenced;
+}
+
+/**
+ * p2pdax_dmabufs_fenced() - whether an importer's DMA may still run
+ * @ddev: the device
+ *
+ * Return: whether one of the device's dma-bufs has fences that have not
+ * signalled (a teardown waits for them, as for pinned pages).
+ */
+bool p2pdax_dmabufs_fenced(struct p2pdax_dev *ddev)
+{
+	struct p2pdax_dmabuf *x;
+	bool fenced = false;
+
+	mutex_lock(&ddev->dmabuf_lock);
+	list_for_each_entry(x, &ddev->dmabufs, node)
+		if (!dma_resv_test_signaled(x->dmabuf->resv, DMA_RESV_USAGE_BOOKKEEP))
+			fenced = true;
+	mutex_unlock(&ddev->dmabuf_lock);
+	return fenced;
+}
+
+/*
+ * What an export does to each piece of its range: no poisoned page is
+ * handed to an importer (EIO; the fault path never maps one either), and
+ * bytes the device never mapped are zeroed, as for a first fault, in steps
+ * of at most 2 MiB (a fault's most) so that a kill stops a long export.
+ */
+static int p2pdax_dmabuf_prepare(struct p2pdax_dev *ddev, phys_addr_t phys,
+				 u64 len)
+{
+	u64 off, step;
+	int rc;
+
+	lockdep_assert_held_read(&ddev->fault_sem);
+	for (off = 0; off < len; off += step) {
+		step = min_t(u64, len - off, SZ_2M - ((phys + off) & (SZ_2M - 1)));
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		if (p2pdax_poisoned(PHYS_PFN(phys + off), step >> PAGE_SHIFT))
+			return -EIO;
+		rc = p2pdax_zero_for_map(ddev, phys + off, step);
+		if (rc)
+			return rc;
+	}
+	return 0;
 }
 
 /**
@@ -472,9 +542,8 @@ long p2pdax_dmabuf_export(struct file *filp,
 			continue;
 		x->ranges[x->nr_ranges].paddr = ext->res->start + (from - lo);
 		x->ranges[x->nr_ranges].len = to - from;
-		/* bytes the device never mapped: zeroed, as for a first fault */
-		rc = p2pdax_zero_for_map(ddev, x->ranges[x->nr_ranges].paddr,
-					 to - from);
+		rc = p2pdax_dmabuf_prepare(ddev, x->ranges[x->nr_ranges].paddr,
+					   to - from);
 		if (rc)
 			goto err_unlock;
 		x->nr_ranges++;

@@ -37,26 +37,6 @@ static void p2pdax_folio_set_owner(struct p2pdax_dev *ddev, unsigned long pfn,
 	folio->index = pgoff - (pfn - folio_pfn(folio));
 }
 
-/*
- * A page memory-failure marked poisoned (a machine check on the card, or
- * MADV_HWPOISON: region.c, p2pdax_region_memory_failure()) is never mapped
- * again, and never zeroed: reading it would consume the poison.  The mark
- * lives as long as the struct page, i.e. until the card is unbound.
- */
-static bool p2pdax_poisoned(unsigned long pfn, unsigned long nr)
-{
-	unsigned long i;
-
-	for (i = 0; i < nr; i++) {
-		struct page *page = pfn_to_page(pfn + i);
-
-		/* the generic handler marks a compound page's head */
-		if (PageHWPoison(page) || PageHWPoison(compound_head(page)))
-			return true;
-	}
-	return false;
-}
-
 static vm_fault_t p2pdax_huge_fault(struct vm_fault *vmf, P2PDAX_FAULT_ARG)
 {
 	unsigned long fault_size = 1UL << p2pdax_fault_shift(p2pdax_fault_arg);

@@ -19,6 +19,8 @@
  *           status       "status invalidations N mapped N nents N dma
  *                        ADDR" (ADDR: the last mapping's first DMA address)
  *           wait         print "ready", wait for a line on stdin
+ *           fence        add an unsignalled fence to the dma-buf (p2pedu's)
+ *           signal       signal it
  *           closedev     close DEV (the dma-buf keeps what it needs)
  *           release      give the dma-buf back (detach, close the fd)
  *         Transfers go in pieces of 2048 bytes (never across a page, so
@@ -154,6 +156,11 @@ static int step(int edu, int *dev, int *bfd, uint64_t off, const char *s)
 		fflush(stdout);
 		if (!fgets(line, sizeof(line), stdin))
 			return 1;
+		return 0;
+	}
+	if (!strcmp(s, "fence") || !strcmp(s, "signal")) {
+		rc = ioctl(edu, P2PEDU_FENCE, s[0] == 'f') ? errno : 0;
+		printf("%s %s\n", s, rc ? ename(rc) : "ok");
 		return 0;
 	}
 	if (!strcmp(s, "closedev")) {

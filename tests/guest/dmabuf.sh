@@ -83,6 +83,17 @@ check "...the next tenant's bytes are its own (host file, all 4 MiB)" check_byte
 check_eq "...nothing is pinned" 0 "$(region_attr "$a" pinned)"
 check "...no mapping left behind (kernel log)" bash -c "! dmesg | tail -n 50 | grep -q 'mappings remain'"
 
+# ---- an importer whose DMA runs on behind a fence after it unmapped ----
+bg_start "/dev/$t" 0 $((4 * MiB)) dynamic "w:0:2048:33" fence wait status signal release
+mark=$(dmesg_mark)
+check_store "shrink $t 4M -> 2M while the dma-buf's fence has not signalled: EBUSY" EBUSY "$(dsys "$t")/size" $((2 * MiB))
+check_eq "...the size is unchanged" $((4 * MiB)) "$(dsize "$t")"
+check "...the kernel log says why" dmesg_has "$mark" "a dma-buf importer's DMA may still run (its fences have not signalled)"
+bg_go
+check_match "...the importer was told, unmapped, then signalled" "fence ok.*status invalidations 1 mapped 0.*signal ok.*release ok" "$BG_OUT"
+check "once the fence has signalled: shrink 4M -> 2M" set_size "$t" $((2 * MiB))
+check "...and back to 4M" set_size "$t" $((4 * MiB))
+
 # ---- a pinned importer: a pin ----
 bg_start "/dev/$t" 0 $((4 * MiB)) pinned "w:0:2048:51" wait status release
 check_match "a pinned importer maps and DMAs" "import ok w 0 2048: ok ready" "$(paste -sd' ' "$DBW/bg.out")"

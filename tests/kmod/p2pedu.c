@@ -19,6 +19,7 @@
 
 #include <linux/delay.h>
 #include <linux/dma-buf.h>
+#include <linux/dma-fence.h>
 #include <linux/dma-mapping.h>
 #include <linux/dma-resv.h>
 #include <linux/io.h>
@@ -60,6 +61,8 @@ MODULE_INFO(import_ns, "DMA_BUF");
  * @nents, @dma_addr: the last mapping's (the reservation lock)
  * @upages: the pinned user pages (P2PEDU_PIN_USER), or NULL; @unr of them
  * @usgt: their table, mapped for edu, which @sgt then points to
+ * @fence: the unsignalled fence P2PEDU_FENCE added, or NULL; @fence_lock
+ *	is its lock
  */
 struct p2pedu {
 	struct pci_dev *pdev;
@@ -77,6 +80,8 @@ struct p2pedu {
 	struct page **upages;
 	unsigned long unr;
 	struct sg_table usgt;
+	struct dma_fence *fence;
+	spinlock_t fence_lock;	/* protects: the fence's state (dma-fence's lock) */
 };
 
 static struct p2pedu *edu;
@@ -153,9 +158,57 @@ static int p2pedu_map(struct p2pedu *e)
 	return 0;
 }
 
+static const char *p2pedu_fence_name(struct dma_fence *fence)
+{
+	return "p2pedu";
+}
+
+static const struct dma_fence_ops p2pedu_fence_ops = {
+	.get_driver_name = p2pedu_fence_name,
+	.get_timeline_name = p2pedu_fence_name,
+};
+
+static void p2pedu_fence_signal(struct p2pedu *e)
+{
+	if (!e->fence)
+		return;
+	dma_fence_signal(e->fence);
+	dma_fence_put(e->fence);
+	e->fence = NULL;
+}
+
+static int p2pedu_fence_add(struct p2pedu *e)
+{
+	struct dma_fence *f;
+	int rc;
+
+	lockdep_assert_held(&e->lock);
+	if (!e->dmabuf)
+		return -ENOENT;
+	if (e->fence)
+		return -EBUSY;
+	f = kzalloc(sizeof(*f), GFP_KERNEL);
+	if (!f)
+		return -ENOMEM;
+	dma_fence_init(f, &p2pedu_fence_ops, &e->fence_lock,
+		       dma_fence_context_alloc(1), 1);
+	dma_resv_lock(e->dmabuf->resv, NULL);
+	rc = dma_resv_reserve_fences(e->dmabuf->resv, 1);
+	if (!rc)
+		dma_resv_add_fence(e->dmabuf->resv, f, DMA_RESV_USAGE_WRITE);
+	dma_resv_unlock(e->dmabuf->resv);
+	if (rc) {
+		dma_fence_put(f);
+		return rc;
+	}
+	e->fence = f;
+	return 0;
+}
+
 static void p2pedu_release(struct p2pedu *e)
 {
 	lockdep_assert_held(&e->lock);
+	p2pedu_fence_signal(e);
 	if (e->upages) {
 		dma_unmap_sgtable(&e->pdev->dev, &e->usgt, DMA_BIDIRECTIONAL, 0);
 		sg_free_table(&e->usgt);
@@ -384,6 +437,12 @@ static long p2pedu_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 		rc = p2pedu_map(edu);
 		dma_resv_unlock(edu->dmabuf->resv);
 		break;
+	case P2PEDU_FENCE:
+		if (arg)
+			rc = p2pedu_fence_add(edu);
+		else
+			p2pedu_fence_signal(edu);
+		break;
 	case P2PEDU_PIN_USER: {
 		struct p2pedu_user u;
 
@@ -432,6 +491,7 @@ static int p2pedu_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		return -ENOMEM;
 	e->pdev = pdev;
 	mutex_init(&e->lock);
+	spin_lock_init(&e->fence_lock);
 	rc = pcim_enable_device(pdev);
 	if (rc)
 		return rc;

@@ -54,5 +54,10 @@ struct p2pedu_user {
 #define P2PEDU_MAP	_IO('E', 5)
 /* pin user memory long-term and map it for edu; P2PEDU_RELEASE undoes it */
 #define P2PEDU_PIN_USER	_IOW('E', 6, struct p2pedu_user)
+/*
+ * arg 1: add an unsignalled write fence to the imported dma-buf (as an
+ * importer whose DMA runs on after it unmapped); arg 0: signal it
+ */
+#define P2PEDU_FENCE	_IO('E', 7)
 
 #endif /* _P2PEDU_H */

@@ -35,16 +35,21 @@
  *
  * The node must be open for writing (EBADF otherwise).  Errors: EINVAL (a
  * range that is misaligned, empty, past the device's end or wraps; unknown
- * flags), ENXIO (the device was deleted or torn down), EMFILE/ENFILE,
- * ENOMEM, EINTR (killed while waiting for another fault's zeroing).
+ * flags), ENXIO (the device was deleted or torn down), EIO (the range
+ * holds a page the machine reported failed), EMFILE/ENFILE, ENOMEM, EINTR
+ * (killed while the range was being zeroed).
  *
- * Importers: dynamic ones (peer-to-peer capable, with a move_notify or
- * invalidate_mappings callback) are revoked when the range stops being the
- * device's, and their next map fails with ENODEV.  A pinned attachment
- * (dma_buf_pin(), a static importer) counts as a pin: a shrink of the range
- * or a delete fails with EBUSY, and an unbind waits for it.  Importers
- * that cannot do peer-to-peer DMA are refused (EOPNOTSUPP at attach).  The
- * dma-buf cannot be mmapped or vmapped: the device node is the CPU's way in.
+ * Importers: only peer-to-peer capable ones attach (others, static
+ * importers included: EOPNOTSUPP).  When the range stops being the
+ * device's, the dma-buf is revoked: importers are told (move_notify, from
+ * Linux 7.1 invalidate_mappings), their next map fails with ENODEV, and
+ * their fences are waited for.  An importer that no invalidation makes let
+ * go counts as a pin: before 7.1 one that pinned the buffer itself
+ * (dma_buf_pin(): RDMA's pinned MRs, whose callback only warns), from 7.1
+ * one without the callback that holds a pin or a mapping.  A shrink of its
+ * range fails with EBUSY and an unbind waits for it; so do unsignalled
+ * fences.  The dma-buf cannot be mmapped or vmapped: the device node is the
+ * CPU's way in.
  */
 struct p2pdax_export_dmabuf {
 	__u64 offset;
