@@ -416,7 +416,8 @@ bool __p2pdax_dmabufs_revoke(struct p2pdax_dev *ddev, u64 start, u64 len)
 		 * signal: that DMA ends first, or the bytes stay busy
 		 */
 		if (dma_resv_wait_timeout(x->dmabuf->resv, DMA_RESV_USAGE_BOOKKEEP,
-					  false, msecs_to_jiffies(P2PDAX_DMABUF_UNMAP_WAIT_MS)) <= 0)
+					  false,
+					  msecs_to_jiffies(P2PDAX_DMABUF_UNMAP_WAIT_MS)) <= 0)
 			fenced++;
 	}
 	if (!any) {
