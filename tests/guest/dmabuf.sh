@@ -16,6 +16,9 @@ p2p_setup
 edu_setup
 check_eq "the region's dma-bufs are mapped the way this kernel allows ($(expected_mapping))" \
 	"$(expected_mapping)" "$(region_attr "$a" dmabuf_mapping)"
+rc=0; echo dma-api 2>/dev/null >"$R/dmabuf_mapping" || rc=$?
+check "...dmabuf_mapping is read-only: a write fails, and it reads the same" \
+	test "$rc" != 0 -a "$(region_attr "$a" dmabuf_mapping)" = "$(expected_mapping)"
 
 # a previous tenant's bytes: 16 MiB of pattern 5, given back
 s=$(<"$R/seed")

@@ -110,6 +110,8 @@ check_match "...saying it stalled, and where its vCPUs were" "run-vm: the guest 
 check_eq "...qemu.crash says STALL" STALL "$(cat "$out/qemu.crash" 2>/dev/null || true)"
 msg=$("$RUNVM" -q --stall soon --outdir "$out" -- true 2>&1) && rc=0 || rc=$?
 check_eq "--stall soon: refused (exit 2)" "2 run-vm: --stall needs seconds (0: never)" "$rc $msg"
+rc=0; msg=$("$RUNVM" -q --port-device 2>&1) || rc=$?
+check_eq "--port-device without SPEC: refused (exit 2)" "2 run-vm: --port-device needs SPEC" "$rc $msg"
 rc=0; msg=$("$RUNVM" -q --timeout 90 --stall 15 --outdir "$out" -- sh -c 'sleep 25; echo beat' 2>&1) || rc=$?
 check_eq "a guest that only waits (25 s, --stall 15) keeps its heartbeat: not stalled" "0 0" "$rc $(grep -c 'stalled' <<<"$msg" || true)"
 check "...its heartbeat is on the status port" grep -qx hb "$out/status"
